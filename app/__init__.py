@@ -1,0 +1,82 @@
+"""Regulars: loyalty points, VIP tiers and referrals for Shopify stores. `create_app` builds the app."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from app.config import Config
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Builds the Flask app: one init_app per subsystem, no I/O beyond reading the environment."""
+    if config is None or isinstance(config, dict):
+        if os.environ.get("REGULARS_ENV", "development") != "production":
+            from dotenv import load_dotenv
+
+            load_dotenv(override=False)
+        cfg = Config.from_env()
+        if isinstance(config, dict):
+            cfg = Config(**{**cfg.__dict__, **config})
+    else:
+        cfg = config
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config["REGULARS"] = cfg
+    app.config["SECRET_KEY"] = cfg.api_secret
+    app.config["SQLALCHEMY_DATABASE_URI"] = _database_uri(app, cfg.database_url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(cfg.database_url)
+    app.config["SESSION_COOKIE_SECURE"] = cfg.production
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["JSON_SORT_KEYS"] = False
+    logging.basicConfig(level=logging.INFO if not cfg.production else logging.WARNING)
+
+    from app import db_setup, jobs, shopify, webhooks
+    from app.auth import init_app as auth_init
+    from app.cli import init_app as cli_init
+    from app.health import init_app as health_init
+
+    db_setup.init_app(app)
+    shopify.init_app(app)
+    jobs.init_app(app)
+    webhooks.init_app(app)
+    auth_init(app)
+    health_init(app)
+    cli_init(app)
+    _init_optional(app)
+    return app
+
+
+def _init_optional(app: Flask) -> None:
+    """Blueprints of later subsystems (admin, proxy, API); each registers itself when present."""
+    import importlib
+
+    for name in ("app.admin", "app.proxy", "app.api"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        init = getattr(module, "init_app", None)
+        if init is not None:
+            init(app)
+
+
+def _database_uri(app: Flask, url: str) -> str:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        # Relative SQLite paths are relative to the project, not the working directory.
+        rel = url.removeprefix("sqlite:///")
+        path = os.path.join(os.path.dirname(app.root_path), rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return f"sqlite:///{path}"
+    return url
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_recycle": 1800}
+    return {}

@@ -1,0 +1,122 @@
+"""Background work: RQ queues by urgency when REDIS_URL is set, otherwise in-process right after the commit.
+
+Queues: `webhooks` (order points: urgent), `sync` (write-back to Shopify), `bulk` (backfills, imports,
+reconciliation), so a long backfill never delays order points. Entry points take ids, reload, call services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("webhooks", "sync", "bulk")
+_EXT = "regulars.jobs"
+
+
+class Jobs:
+    def __init__(self, redis_url: str | None, prefix: str, drain_slots: int) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.drain_slots = drain_slots
+        self._redis: Any = None
+
+    @property
+    def in_process(self) -> bool:
+        return not self.redis_url
+
+    def queue_name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    @property
+    def redis(self) -> Any:
+        if self._redis is None:
+            from redis import Redis
+
+            # Short timeouts: a Redis outage must not hold a webhook past Shopify's 5 s limit.
+            self._redis = Redis.from_url(
+                self.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=30
+            )
+        return self._redis
+
+    def queue(self, name: str) -> Any:
+        from rq import Queue
+
+        return Queue(self.queue_name(name), connection=self.redis, default_timeout=600)
+
+    def enqueue(self, queue: str, func: Callable[..., Any], *args: Any, job_id: str | None = None, **kw: Any) -> bool:
+        """Runs `func(*args)` in the background (in-process when Redis is not configured).
+
+        Returns False when Redis could not take the job: callers keep their work in the database
+        (stored deliveries, the outbox), so the sweeper finds it again once Redis is back.
+        """
+        if self.in_process:
+            func(*args, **kw)
+            return True
+        try:
+            self.queue(queue).enqueue(func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400, **kw)
+            return True
+        except Exception as exc:  # redis.ConnectionError, TimeoutError, …
+            log.warning("could not enqueue %s on %s: %s", getattr(func, "__name__", func), queue, exc)
+            return False
+
+    def request_drain(self, slot_hint: int) -> bool:
+        """Makes sure a drain of the webhooks queue will run after this moment.
+
+        A flag per slot, set with NX: only the setter enqueues, and a drain clears its flag before it
+        starts claiming, so every delivery committed before a failed NX is seen by the pending drain.
+        """
+        from app.jobs.webhooks import drain_webhooks
+
+        slot = slot_hint % self.drain_slots
+        if self.in_process:
+            drain_webhooks(slot)
+            return True
+        try:
+            if self.redis.set(self.drain_flag(slot), "1", nx=True, ex=600):
+                return self.enqueue("webhooks", drain_webhooks, slot)
+            return True
+        except Exception as exc:
+            log.warning("Redis unavailable, delivery left for the sweeper: %s", exc)
+            return False
+
+    def drain_flag(self, slot: int) -> str:
+        return f"regulars:{self.prefix}drain-requested:{slot}"
+
+
+def init_app(app: Flask) -> None:
+    cfg = app.config["REGULARS"]
+    app.extensions[_EXT] = Jobs(cfg.redis_url, cfg.queue_prefix, cfg.drain_slots)
+
+
+def jobs_for(app: Flask) -> Jobs:
+    j: Jobs = app.extensions[_EXT]
+    return j
+
+
+def current_jobs() -> Jobs:
+    return jobs_for(current_app)  # type: ignore[arg-type]
+
+
+_worker_app: Flask | None = None
+
+
+@contextmanager
+def job_context() -> Iterator[Flask]:
+    """The app context a job runs in: the caller's (in-process) or one app per worker process."""
+    global _worker_app
+    if has_app_context():
+        with nullcontext():
+            yield current_app  # type: ignore[misc]
+        return
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield _worker_app

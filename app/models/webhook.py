@@ -1,0 +1,42 @@
+"""Webhook deliveries exactly as Shopify sent them: stored before they are acknowledged, processed once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import PrimaryKey, UTCDateTime, utcnow
+
+# received: stored, waiting for a drain; retry: failed, waiting for next_attempt_at;
+# processed / skipped (nothing to do, e.g. shop uninstalled or topic not handled) / failed (gave up).
+PENDING_STATUSES = ("received", "retry")
+
+
+class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id"),
+        # Shopify keeps X-Shopify-Event-Id across the re-deliveries of one event.
+        UniqueConstraint("shop_domain", "topic", "event_id"),
+        Index("ix_webhook_deliveries_pending", "status", "next_attempt_at", "id"),
+        Index("ix_webhook_deliveries_shop_domain", "shop_domain"),
+    )
+
+    id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(64))
+    webhook_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    api_version: Mapped[str | None] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

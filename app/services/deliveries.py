@@ -1,0 +1,147 @@
+"""Webhook deliveries: store once (before acknowledging), claim, process exactly once, retry, replay."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.extensions import db
+from app.models import PENDING_STATUSES, WebhookDelivery, utcnow
+
+log = logging.getLogger(__name__)
+
+_table = WebhookDelivery.__table__
+
+
+def store_delivery(
+    *,
+    shop_domain: str,
+    topic: str,
+    webhook_id: str,
+    event_id: str | None,
+    triggered_at: datetime | None,
+    api_version: str | None,
+    body: str,
+) -> int | None:
+    """Inserts the delivery unless its webhook id or event id is known; returns the new id or None (duplicate).
+
+    One statement and no read before it: this is the receiver's hot path and its floor is this commit.
+    """
+    now = utcnow()
+    values: dict[str, Any] = {
+        "shop_domain": shop_domain,
+        "topic": topic,
+        "webhook_id": webhook_id,
+        "event_id": event_id,
+        "triggered_at": triggered_at,
+        "api_version": api_version,
+        "body": body,
+        "status": "received",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect = db.session.get_bind().dialect.name
+    ins = pg_insert(_table) if dialect == "postgresql" else sqlite_insert(_table)
+    stmt = ins.values(**values).on_conflict_do_nothing().returning(_table.c.id)
+    new_id = db.session.execute(stmt).scalar_one_or_none()
+    return int(new_id) if new_id is not None else None
+
+
+def pending_count(due_only: bool = True) -> int:
+    q = select(func.count()).select_from(_table).where(_table.c.status.in_(PENDING_STATUSES))
+    if due_only:
+        q = q.where(or_(_table.c.next_attempt_at.is_(None), _table.c.next_attempt_at <= utcnow()))
+    return int(db.session.execute(q).scalar_one())
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 20 s, 80 s, 320 s, … capped at an hour."""
+    return timedelta(seconds=min(3600, 5 * 4 ** max(0, attempts - 1)))
+
+
+Handler = Callable[[WebhookDelivery], str]
+
+
+def process_next(dispatch: Handler, max_attempts: int) -> bool:
+    """Claims one due delivery (SKIP LOCKED, so drains run side by side) and processes it in one transaction.
+
+    The handler's writes and the 'processed' mark commit together: a worker killed mid-way leaves the row
+    as it was, and the next drain does it again from the start. Returns False when nothing was due.
+    """
+    now = utcnow()
+    row = db.session.execute(
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.status.in_(PENDING_STATUSES),
+            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
+        )
+        .order_by(WebhookDelivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    if row is None:
+        db.session.rollback()
+        return False
+    try:
+        with db.session.begin_nested():
+            outcome = dispatch(row)
+        row.status = outcome
+        row.processed_at = utcnow()
+        row.last_error = None
+        row.next_attempt_at = None
+    except Exception as exc:  # a handler's failure is data: recorded on the row, retried with backoff
+        log.exception("delivery %s (%s) failed", row.id, row.topic)
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000]
+        if row.attempts >= max_attempts:
+            row.status = "failed"
+            row.next_attempt_at = None
+        else:
+            row.status = "retry"
+            row.next_attempt_at = utcnow() + backoff(row.attempts)
+    db.session.commit()
+    return True
+
+
+def drain(dispatch: Handler, max_attempts: int, limit: int | None = None) -> int:
+    """Processes due deliveries until none is left (or `limit`); returns how many were handled."""
+    done = 0
+    while limit is None or done < limit:
+        if not process_next(dispatch, max_attempts):
+            break
+        done += 1
+    return done
+
+
+def replay(ids: list[int] | None = None, *, failed: bool = False) -> int:
+    """Puts deliveries back in the queue: the given ids, and/or every failed one. Returns how many."""
+    conds = []
+    if ids:
+        conds.append(WebhookDelivery.id.in_(ids))
+    if failed:
+        conds.append(WebhookDelivery.status == "failed")
+    if not conds:
+        return 0
+    result = db.session.execute(
+        update(WebhookDelivery)
+        .where(or_(*conds))
+        .values(status="received", attempts=0, next_attempt_at=None, updated_at=utcnow())
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)
+
+
+def failed_deliveries(limit: int = 100) -> list[WebhookDelivery]:
+    return list(
+        db.session.execute(
+            select(WebhookDelivery).where(WebhookDelivery.status == "failed").order_by(WebhookDelivery.id.desc()).limit(limit)
+        ).scalars()
+    )

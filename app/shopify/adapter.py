@@ -1,0 +1,285 @@
+"""ShopifyAdapter: wraps Shopify's own `shopify_app` (verification, token exchange, Admin GraphQL) and ShopifyAPI.
+
+Everything that knows Shopify's wire format lives here, so the rest of the app sees plain values and errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import shopify  # ShopifyAPI: its OAuth query-HMAC check
+from shopify_app import ShopifyApp
+
+from app.shopify.transport import build_http_client
+
+log = logging.getLogger(__name__)
+
+_SHOP_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$")
+# Authorization-code callbacks older than this are refused (replay protection; Shopify redirects at once).
+OAUTH_MAX_AGE_SECONDS = 600
+
+
+def normalize_shop_domain(value: str | None) -> str | None:
+    """'Example.myshopify.com' or 'example' → 'example.myshopify.com'; None when it is not a shop domain."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    value = value.removeprefix("https://").removeprefix("http://").rstrip("/")
+    if "." not in value:
+        value = f"{value}.myshopify.com"
+    return value if _SHOP_RE.match(value) else None
+
+
+def is_valid_shop_domain(value: str | None) -> bool:
+    return bool(value) and normalize_shop_domain(value) == value
+
+
+class ShopifyUnavailable(RuntimeError):
+    """Shopify could not be reached or kept failing after retries."""
+
+
+class ThrottledError(ShopifyUnavailable):
+    """Shopify kept answering THROTTLED; `retry_after` says when capacity should be back."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GraphQLError(RuntimeError):
+    """Shopify answered, and refused: GraphQL errors other than THROTTLED, or an HTTP error that retrying won't fix."""
+
+    def __init__(self, message: str, errors: Any = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.status = status
+
+
+@dataclass(frozen=True)
+class OfflineToken:
+    access_token: str
+    scope: str
+    expires_at: datetime | None
+    refresh_token: str | None
+    refresh_token_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookVerdict:
+    status: int  # 200 when authentic
+    shop_domain: str | None
+    reason: str
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class ShopifyAdapter:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        api_version: str,
+        api_origin: str | None,
+        scopes: tuple[str, ...],
+    ) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.api_version = api_version
+        self.api_origin = api_origin
+        self.scopes = scopes
+        self.app = ShopifyApp(client_id=api_key, client_secret=api_secret)
+        self._http: httpx.Client | None = None
+        # ShopifyAPI keeps its key and secret on the class; set once here.
+        shopify.Session.setup(api_key=api_key, secret=api_secret)
+
+    @property
+    def http(self) -> httpx.Client:
+        # Created on first use: no sockets at import or app creation (forked workers get their own).
+        if self._http is None:
+            self._http = build_http_client(self.api_origin)
+        return self._http
+
+    def reset_http(self) -> None:
+        """Forget the pooled client (after a fork)."""
+        self._http = None
+
+    # ---------------------------------------------------------------- verification
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookVerdict:
+        received = headers.get("X-Shopify-Hmac-Sha256") or headers.get("x-shopify-hmac-sha256")
+        if not received:
+            return WebhookVerdict(401, None, "missing X-Shopify-Hmac-Sha256")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # shopify_app signs str bodies; a body that is not UTF-8 is checked over its raw bytes here.
+            digest = base64.b64encode(hmac.new(self.api_secret.encode(), body, hashlib.sha256).digest()).decode()
+            ok = hmac.compare_digest(digest, received)
+            return WebhookVerdict(400 if ok else 401, None, "body is not UTF-8 JSON" if ok else "invalid HMAC")
+        result = self.app.verify_webhook_req(
+            {"method": "POST", "headers": dict(headers), "url": "", "body": text}
+        )
+        if not result.ok:
+            status = 401 if result.response.status in (400, 401) else result.response.status
+            return WebhookVerdict(status, None, result.log.code)
+        domain = normalize_shop_domain(headers.get("X-Shopify-Shop-Domain"))
+        return WebhookVerdict(200, domain, "verified")
+
+    def verify_app_home(self, method: str, url: str, headers: Mapping[str, str], body: str = "") -> Any:
+        """shopify_app's App Home check: the id_token (query or Bearer header) signed with our secret."""
+        return self.app.verify_app_home_req(
+            {"method": method, "headers": dict(headers), "url": url, "body": body},
+            app_home_patch_id_token_path="/auth/patch-id-token",
+        )
+
+    def verify_app_proxy(self, method: str, url: str, headers: Mapping[str, str], body: str = "") -> Any:
+        return self.app.verify_app_proxy_req({"method": method, "headers": dict(headers), "url": url, "body": body})
+
+    def patch_id_token_page(self, method: str, url: str, headers: Mapping[str, str]) -> Any:
+        return self.app.app_home_patch_id_token({"method": method, "headers": dict(headers), "url": url, "body": ""})
+
+    # ---------------------------------------------------------------- OAuth (authorization-code grant)
+    def authorize_url(self, shop_domain: str, redirect_uri: str, state: str) -> str:
+        query = urlencode(
+            {"client_id": self.api_key, "scope": ",".join(self.scopes), "redirect_uri": redirect_uri, "state": state}
+        )
+        return f"https://{shop_domain}/admin/oauth/authorize?{query}"
+
+    def new_state(self) -> str:
+        return secrets.token_urlsafe(24)
+
+    def verify_oauth_query(self, params: Mapping[str, str], now: float | None = None) -> str | None:
+        """None when the callback query is authentic and fresh; otherwise why not."""
+        if not shopify.Session.validate_hmac(dict(params)):
+            return "invalid hmac"
+        try:
+            ts = int(params.get("timestamp", ""))
+        except ValueError:
+            return "invalid timestamp"
+        if abs((now if now is not None else time.time()) - ts) > OAUTH_MAX_AGE_SECONDS:
+            return "stale timestamp"
+        return None
+
+    def exchange_code(self, shop_domain: str, code: str) -> OfflineToken:
+        # ShopifyAPI's request_token opens its own urllib connection, which cannot be pointed at the
+        # stand-in; the same POST goes through our httpx client instead.
+        try:
+            resp = self.http.post(
+                f"https://{shop_domain}/admin/oauth/access_token",
+                json={"client_id": self.api_key, "client_secret": self.api_secret, "code": code},
+            )
+        except httpx.HTTPError as exc:
+            raise ShopifyUnavailable(f"token request failed: {exc}") from exc
+        if resp.status_code != 200:
+            raise GraphQLError("Shopify refused the authorization code", status=resp.status_code)
+        data = resp.json()
+        return OfflineToken(data["access_token"], data.get("scope", ""), None, None, None)
+
+    # ---------------------------------------------------------------- token exchange
+    def exchange_id_token(self, id_token: Any) -> OfflineToken:
+        result = self.app.exchange_using_token_exchange("offline", id_token=id_token, expiring=True, http_client=self.http)
+        if not result.ok or result.access_token is None:
+            raise GraphQLError(f"token exchange failed: {result.log.code}", status=result.response.status)
+        return self._offline_token(result.access_token)
+
+    def refresh(self, shop_domain: str, refresh_token: str, expires_at: datetime | None,
+                refresh_expires_at: datetime | None) -> OfflineToken:
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        result = self.app.refresh_token_exchanged_access_token(
+            {
+                "shop": shop_domain.removesuffix(".myshopify.com"),
+                "refresh_token": refresh_token,
+                "expires": expires_at.strftime(fmt) if expires_at else None,
+                "refresh_token_expires": refresh_expires_at.strftime(fmt) if refresh_expires_at else None,
+                "access_mode": "offline",
+            },
+            http_client=self.http,
+        )
+        if not result.ok or result.access_token is None:
+            raise GraphQLError(f"token refresh failed: {result.log.code}", status=result.response.status)
+        return self._offline_token(result.access_token)
+
+    @staticmethod
+    def _offline_token(tok: Any) -> OfflineToken:
+        return OfflineToken(
+            access_token=tok.token,
+            scope=tok.scope or "",
+            expires_at=_parse_iso(tok.expires),
+            refresh_token=tok.refresh_token,
+            refresh_token_expires_at=_parse_iso(tok.refresh_token_expires),
+        )
+
+    # ---------------------------------------------------------------- Admin GraphQL
+    def graphql(
+        self,
+        shop_domain: str,
+        access_token: str,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        throttle_retries: int = 4,
+        sleep: Any = time.sleep,
+    ) -> dict[str, Any]:
+        """Runs one Admin GraphQL operation and returns its `data`.
+
+        shopify_app retries 429s and 5xx; THROTTLED arrives as a 200 with errors, which it hands back,
+        so waiting for the bucket to refill (throttleStatus) is done here. Never drops: raises instead.
+        """
+        shop = shop_domain.removesuffix(".myshopify.com")
+        for attempt in range(throttle_retries + 1):
+            result = self.app.admin_graphql_request(
+                query, shop=shop, access_token=access_token, api_version=self.api_version,
+                variables=variables, http_client=self.http,
+            )
+            if result.ok:
+                return result.data or {}
+            code = result.log.code
+            if code == "network_error" or result.response.status in (0, 429) or result.response.status >= 500:
+                raise ShopifyUnavailable(f"Shopify unreachable ({code}, HTTP {result.response.status})")
+            if code != "graphql_errors":
+                raise GraphQLError(f"Shopify refused the request ({code})", status=result.response.status)
+            try:
+                body = json.loads(result.response.body or "{}")
+            except ValueError:
+                body = {}
+            errors = body.get("errors") or []
+            throttled = any(
+                isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
+            )
+            if not throttled:
+                raise GraphQLError("GraphQL errors", errors=errors, status=200)
+            wait = throttle_wait_seconds(body.get("extensions"), attempt)
+            if attempt == throttle_retries:
+                raise ThrottledError("Shopify kept answering THROTTLED", retry_after=wait)
+            log.info("THROTTLED by %s; waiting %.2fs", shop_domain, wait)
+            sleep(wait)
+        raise AssertionError("unreachable")
+
+
+def throttle_wait_seconds(extensions: Any, attempt: int, needed: float = 100.0) -> float:
+    """How long until the leaky bucket holds `needed` points again (Shopify's throttleStatus), else backoff."""
+    try:
+        status = extensions["cost"]["throttleStatus"]
+        available = float(status["currentlyAvailable"])
+        rate = float(status["restoreRate"]) or 50.0
+        requested = float(extensions["cost"].get("requestedQueryCost") or needed)
+        return max(0.05, min(10.0, (requested - available) / rate))
+    except (KeyError, TypeError, ValueError):
+        return min(10.0, 0.25 * (2**attempt))

@@ -1,0 +1,110 @@
+"""Thin webhook receivers: verify the HMAC over the raw body, store the delivery, ask for a drain, answer 200."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, jsonify, request
+
+from app.extensions import db
+from app.jobs import current_jobs
+from app.services import deliveries, shops
+from app.shopify import current_shopify
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+MAX_BODY = 1024 * 1024  # 1 MiB, as contract.md says
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+REQUIRED_HEADERS = ("X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id")
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": status, "message": message}}), status
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _receive(compliance: bool) -> tuple[Response, int] | Response:
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        return _error(413, "webhook body is larger than 1 MiB")
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY:
+        return _error(413, "webhook body is larger than 1 MiB")
+
+    verdict = current_shopify().verify_webhook(request.headers, body)
+    if verdict.status != 200:
+        return _error(verdict.status, f"webhook rejected: {verdict.reason}")
+
+    missing = [h for h in REQUIRED_HEADERS if not request.headers.get(h)]
+    if missing:
+        return _error(400, f"missing required headers: {', '.join(missing)}")
+    if verdict.shop_domain is None:
+        return _error(400, "X-Shopify-Shop-Domain is not a myshopify.com domain")
+    topic = request.headers["X-Shopify-Topic"].strip().lower()
+    if compliance != (topic in COMPLIANCE_TOPICS):
+        where = "/webhooks/compliance" if topic in COMPLIANCE_TOPICS else "/webhooks"
+        return _error(400, f"topic {topic} is delivered to {where}")
+    webhook_id = request.headers["X-Shopify-Webhook-Id"].strip()
+    event_id = (request.headers.get("X-Shopify-Event-Id") or "").strip() or None
+    if len(topic) > 64 or len(webhook_id) > 128 or (event_id and len(event_id) > 128):
+        return _error(400, "header value too long")
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return _error(400, "body is not JSON")
+    if not isinstance(payload, dict):
+        return _error(400, "body is not a JSON object")
+
+    new_id = deliveries.store_delivery(
+        shop_domain=verdict.shop_domain,
+        topic=topic,
+        webhook_id=webhook_id,
+        event_id=event_id,
+        triggered_at=_parse_time(request.headers.get("X-Shopify-Triggered-At")),
+        api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
+        body=text,
+    )
+    db.session.commit()
+    if new_id is not None and topic == "app/uninstalled":
+        # "Stops all work for the shop at once": not behind whatever the queue holds.
+        shops.mark_uninstalled(verdict.shop_domain, _parse_time(request.headers.get("X-Shopify-Triggered-At")))
+        db.session.commit()
+    if new_id is not None:
+        # Stored and committed: from here on nothing can lose it. If Redis is down the sweeper re-kicks.
+        current_jobs().request_drain(new_id)
+    return Response(status=200)
+
+
+@bp.post("/webhooks")
+def receive() -> tuple[Response, int] | Response:
+    return _receive(compliance=False)
+
+
+@bp.post("/webhooks/compliance")
+def receive_compliance() -> tuple[Response, int] | Response:
+    return _receive(compliance=True)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    # Shopify never sends more; refuse early rather than buffer a huge body.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 4 * MAX_BODY)
+
+    @app.errorhandler(413)
+    def too_large(_e: Exception) -> tuple[Response, int]:
+        return _error(413, "request body too large")
+
