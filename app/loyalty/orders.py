@@ -378,9 +378,12 @@ def merge_order_knowledge(known: OrderKnowledge | None, event: OrderEvent) -> Or
     """Fold one order event into what is known of the order. Pure, idempotent and commutative: any
     permutation of the same events, with any duplicates, ends in the same knowledge.
 
-    An order payload replaces the stored one only if its ``updated_at`` is newer (an older or
-    equal-age identical payload changes nothing). A refund is added by id; a refund already known is
-    kept. Raises ``ValueError`` for an event of another order.
+    An order payload replaces the stored one only if its ``updated_at`` is newer; an older one, or
+    the same payload again, changes nothing. Two *different* payloads stamped with the same
+    ``updated_at`` are settled by a fixed rule (more refunds listed, then cancelled, then the further
+    financial status, then content) so their arrival order cannot matter. A refund is added by id
+    (refunds never change in Shopify; two versions of one id are settled by content too). Raises
+    ``ValueError`` for an event of another order.
     """
     if known is None:
         known = OrderKnowledge(event.order_id)
