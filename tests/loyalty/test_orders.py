@@ -397,3 +397,28 @@ def test_any_permutation_with_duplicates_gives_the_in_order_result(
         given_points += change.delta
         pending += change.pending
     assert given_points == target_points(in_order, snapshot)
+
+
+def test_current_quantity_of_gift_cards_and_current_shipping_are_used_when_shopify_sends_them() -> None:
+    lines = [
+        {"id": LINE_ID, "gift_card": False, "price": "40.00", "price_set": money_set("40.00"), "quantity": 1,
+         "current_quantity": 1},
+        {"id": GIFT_LINE_ID, "gift_card": True, "price": "25.00", "price_set": money_set("25.00"), "quantity": 2,
+         "current_quantity": 1},
+    ]
+    payload = order_payload(subtotal="65.00", line_items=lines, status="partially_refunded")
+    payload["current_shipping_price_set"] = money_set("3.00")
+    settings_ = ProgramSettings(include_shipping=True)
+    assert eligible_amount(know(payload), settings_) == Decimal("43.00")  # 65 − one 25 gift card + 3 shipping
+    # a shipping refund not yet in the payload comes off the current shipping
+    refund = refund_payload(900_000_000_000_009, [], shipping=Decimal("3.00"))
+    assert eligible_amount(know(payload, refunds=(refund,)), settings_) == Decimal("40.00")
+
+
+def test_a_refund_known_early_is_not_subtracted_twice_once_the_payload_lists_it() -> None:
+    first = refund_payload(900_000_000_000_010, [(LINE_ID, 1, Decimal("10.00"), False)])
+    second = refund_payload(900_000_000_000_011, [(LINE_ID, 1, Decimal("5.00"), False)])
+    # the payload lists the first refund (subtotal 49.90); refunds/create told us about both
+    updated = order_payload(updated_at=T0 + timedelta(minutes=3), status="partially_refunded", subtotal="49.90",
+                            refunds=[first])
+    assert eligible_amount(know(order_payload(), updated, refunds=(first, second)), DEFAULTS) == Decimal("44.90")
