@@ -43,6 +43,7 @@ def serve_in_thread(
     (api_key, api_secret, app_url).
     """
     server = make_server(host, port, create_app(store, **app_options), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="devstore", daemon=True)
+    # A short poll interval keeps shutdown() (every test teardown) fast.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="devstore", daemon=True)
     thread.start()
     return server, thread, f"http://{host}:{server.server_port}"

@@ -1089,9 +1089,14 @@ MUTATION_ROOT: dict[str, Callable[[Context, dict], Any]] = {
 # --- cost -------------------------------------------------------------------------------------------
 
 
-def estimate_cost(selection_set: SelectionSetNode | None, ctx: Context, *, mutation: bool = False) -> int:
-    """Shopify's static estimate, simplified: objects 1, scalars 0, connections 2 + n × their selection,
-    mutations 10."""
+_CONNECTION_PARTS = frozenset({"nodes", "edges", "node", "pageInfo", "cursor"})
+
+
+def estimate_cost(
+    selection_set: SelectionSetNode | None, ctx: Context, *, mutation: bool = False, in_connection: bool = False
+) -> int:
+    """Shopify's static estimate, simplified: objects 1, scalars 0, a connection 2 + first × (1 + what each
+    node selects), mutations 10."""
     if selection_set is None:
         return 0
     total = 0
@@ -1102,17 +1107,23 @@ def estimate_cost(selection_set: SelectionSetNode | None, ctx: Context, *, mutat
             if mutation:
                 total += 10
                 continue
+            if in_connection and sel.name.value in _CONNECTION_PARTS:
+                # nodes/edges/node are the connection's own structure: what they select is per node.
+                total += estimate_cost(sel.selection_set, ctx, in_connection=sel.name.value == "edges")
+                continue
             args = _args(sel, ctx)
             size = args.get("first") or args.get("last")
-            inner = estimate_cost(sel.selection_set, ctx)
-            total += 2 + int(size) * inner if isinstance(size, int) else 1 + inner
+            if isinstance(size, int):
+                total += 2 + size * (1 + estimate_cost(sel.selection_set, ctx, in_connection=True))
+            else:
+                total += 1 + estimate_cost(sel.selection_set, ctx)
         elif isinstance(sel, InlineFragmentNode):
-            total += estimate_cost(sel.selection_set, ctx)
+            total += estimate_cost(sel.selection_set, ctx, in_connection=in_connection)
         elif isinstance(sel, FragmentSpreadNode):
             frag = ctx.fragments.get(sel.name.value)
             if frag is not None:
-                total += estimate_cost(frag.selection_set, ctx)
-    return max(total, 1)
+                total += estimate_cost(frag.selection_set, ctx, in_connection=in_connection)
+    return total
 
 
 def _cost_extension(requested: int, actual: int | None, available: float) -> dict:
@@ -1198,7 +1209,7 @@ def execute(store: DevStore, shop: Shop, body: Any) -> tuple[int, dict, list[str
         if shop.fail_statuses:
             status = shop.fail_statuses.pop(0)
             return status, {"errors": "Service Unavailable" if status == 503 else "Internal Server Error"}, root_names
-        requested = estimate_cost(op.selection_set, ctx, mutation=kind == "mutation")
+        requested = max(1, estimate_cost(op.selection_set, ctx, mutation=kind == "mutation"))
         now = time.monotonic()
         if shop.bucket_at:
             shop.bucket_available = min(

@@ -8,15 +8,12 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from devstore_support import API_KEY, API_SECRET, SHOP
 from flask import Flask, request
 from shopify_app import ShopifyApp
 from werkzeug.serving import make_server
 
 from devstore import DevStore, origin_rewriting_client, serve_in_thread
-
-API_KEY = "test-api-key"
-API_SECRET = "test-api-secret"
-SHOP = "demo.myshopify.com"
 
 
 @dataclass
@@ -53,7 +50,7 @@ def receiver() -> Iterator[Receiver]:
     app.add_url_rule("/webhooks", "webhooks", record, methods=["POST"])
     app.add_url_rule("/webhooks/compliance", "compliance", record, methods=["POST"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     holder["r"] = Receiver(url=f"http://127.0.0.1:{server.server_port}")
     yield holder["r"]
