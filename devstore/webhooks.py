@@ -75,7 +75,8 @@ class WebhookSender:
         self.api_secret = api_secret
         self.api_version = api_version
         self.mode = "immediate"
-        self._client = client or httpx.Client(timeout=timeout)
+        self._client = client
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._queue: list[WebhookEvent] = []
         self.deliveries: list[Delivery] = []
@@ -181,7 +182,14 @@ class WebhookSender:
             ]
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+
+    def _http(self) -> httpx.Client:
+        # Created on first use: a store without an app URL never opens a connection pool.
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout)
+        return self._client
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -239,7 +247,7 @@ class WebhookSender:
         delivery.delivered_at = time.time()
         if self.app_url:
             try:
-                response = self._client.post(
+                response = self._http().post(
                     delivery.url, content=delivery.body.encode(), headers=delivery.headers
                 )
                 delivery.status = response.status_code

@@ -185,3 +185,24 @@ def test_control_api_drives_the_store(running, receiver) -> None:
         assert len(http.get("/_dev/webhooks/queued").json()) == 2
         flushed = http.post("/_dev/webhooks/flush", json={"duplicate_rate": 0, "shuffle_window": 1}).json()
         assert [d["topic"] for d in flushed] == ["refunds/create", "orders/cancelled"]
+
+
+def test_remote_client_mirrors_the_python_api(running, receiver) -> None:
+    from devstore.client import RemoteDevStore, RemoteDevStoreError
+
+    remote = RemoteDevStore(running.base_url)
+    try:
+        customer = remote.create_customer(SHOP, "hu@example.com", "Hu", "Ig")
+        order = remote.create_order(SHOP, customer["id"], [{"title": "Lamp", "price": "40.00"}], shipping="0.00")
+        remote.refund(SHOP, order["id"], [{"line_item_id": order["line_items"][0]["id"], "quantity": 1}])
+        assert remote.get_order(SHOP, order["id"])["financial_status"] == "refunded"
+        token = remote.issue_access_token(SHOP, expiring=True)
+        assert token["expires_in"] == 3600 and token["refresh_token"].startswith("shprt_")
+        assert [d["topic"] for d in remote.deliveries(shop=SHOP)][-2:] == ["refunds/create", "orders/updated"]
+        try:
+            remote.refund(SHOP, order["id"], [{"line_item_id": order["line_items"][0]["id"], "quantity": 1}])
+            raise AssertionError("expected a refusal")
+        except RemoteDevStoreError as exc:
+            assert exc.status == 422
+    finally:
+        remote.close()
