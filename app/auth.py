@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request, session
-
 
 from app.models import Shop
 from app.services import shops
