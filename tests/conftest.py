@@ -49,7 +49,7 @@ def pg_url() -> Iterator[str]:
     with app.app_context():
         from flask_migrate import upgrade
 
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
     yield url
     with admin.connect() as conn:
