@@ -16,8 +16,9 @@ from app.shopify.adapter import OfflineToken
 
 log = logging.getLogger(__name__)
 
-# Refresh a token this long before it expires, so no call races the expiry.
-REFRESH_MARGIN = timedelta(minutes=5)
+# Refresh a token this long before it expires, so no call races the expiry. shopify_app refuses to refresh
+# a token with more than 60 s left ("token_still_valid"), so the margin is the library's.
+REFRESH_MARGIN = timedelta(seconds=60)
 
 
 class ShopNotInstalled(RuntimeError):
