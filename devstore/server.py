@@ -53,6 +53,9 @@ def create_app(
         store.sender.app_url = store.app_url
     app = Flask("devstore")
     app.config["DEVSTORE"] = store
+    from devstore.storefront import register as register_storefront
+
+    register_storefront(app, store)
 
     def shop_or_404() -> Shop | None:
         return store.find_shop(_host_shop())
