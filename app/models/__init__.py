@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed tables; every constraint that protects money lives in the database too."""
 
 from app.models.admin import ApiKey, AuditLog
+from app.models.analytics import CustomerStats
 from app.models.ledger import LedgerEntry
 from app.models.member import Member
 from app.models.order import Order
@@ -17,6 +18,7 @@ __all__ = [
     "AuditLog",
     "Campaign",
     "CustomAction",
+    "CustomerStats",
     "LedgerEntry",
     "Member",
     "Order",

@@ -1,0 +1,92 @@
+"""What the admin reads about members: search, filters, sorts and pages, and one member's full picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from app.extensions import db
+from app.models import LedgerEntry, Member, Redemption, Referral, Shop, Tier, TierChange, utcnow
+
+PAGE_SIZE = 25
+SORTS = {
+    # Each sort has an index (migration 0004_admin) so a page is read from the index, not a full sort.
+    "balance": (Member.points_available.desc(), Member.id.desc()),
+    "spend": (Member.lifetime_spent.desc(), Member.id.desc()),
+    "last_order": (Member.last_order_at.desc().nulls_last(), Member.id.desc()),
+    "newest": (Member.id.desc(),),
+}
+SEGMENTS = {
+    "active": "Ordered in the last 30 days",
+    "lapsing": "Last order 31–90 days ago",
+    "lapsed": "Last order more than 90 days ago",
+    "no_orders": "Never ordered",
+    "negative_balance": "Balance below zero",
+}
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    members: list[Member]
+    total: int
+    page: int
+    pages: int
+
+
+def _filtered(shop: Shop, q: str | None, tier_id: int | None, segment: str | None) -> Select[Any]:
+    stmt = select(Member).where(Member.shop_id == shop.id, Member.deleted_at.is_(None), Member.enrolled_at.is_not(None))
+    if q:
+        like = f"%{q.strip().lower()}%"
+        full_name = func.lower(func.coalesce(Member.first_name, "") + " " + func.coalesce(Member.last_name, ""))
+        stmt = stmt.where(or_(func.lower(Member.email).like(like), full_name.like(like)))
+    if tier_id is not None:
+        stmt = stmt.where(Member.tier_id == tier_id)
+    now = utcnow()
+    if segment == "active":
+        stmt = stmt.where(Member.last_order_at > now - timedelta(days=31))
+    elif segment == "lapsing":
+        stmt = stmt.where(Member.last_order_at <= now - timedelta(days=31), Member.last_order_at > now - timedelta(days=91))
+    elif segment == "lapsed":
+        stmt = stmt.where(Member.last_order_at <= now - timedelta(days=91))
+    elif segment == "no_orders":
+        stmt = stmt.where(Member.last_order_at.is_(None))
+    elif segment == "negative_balance":
+        stmt = stmt.where(Member.points_available < 0)
+    return stmt
+
+
+def search_members(shop: Shop, *, q: str | None = None, tier_id: int | None = None, segment: str | None = None,
+                   sort: str = "balance", page: int = 1, page_size: int = PAGE_SIZE) -> MemberPage:
+    stmt = _filtered(shop, q, tier_id, segment)
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(stmt.order_by(*SORTS.get(sort, SORTS["balance"]))
+                              .limit(page_size).offset((page - 1) * page_size)).scalars().all()
+    return MemberPage(list(rows), int(total), page, pages)
+
+
+def find_member(shop: Shop, customer_id: int) -> Member | None:
+    return db.session.execute(
+        select(Member).where(Member.shop_id == shop.id, Member.customer_id == customer_id, Member.deleted_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def tier_names(shop: Shop) -> dict[int, str]:
+    return {t.id: t.name for t in db.session.execute(select(Tier).where(Tier.shop_id == shop.id)).scalars()}
+
+
+def member_detail(shop: Shop, member: Member, ledger_limit: int = 100) -> dict[str, Any]:
+    """Everything the member page shows: balances, tier and its history, ledger, codes, referrals."""
+    ledger = db.session.execute(select(LedgerEntry).where(LedgerEntry.member_id == member.id)
+                                .order_by(LedgerEntry.id.desc()).limit(ledger_limit)).scalars().all()
+    changes = db.session.execute(select(TierChange).where(TierChange.member_id == member.id)
+                                 .order_by(TierChange.id.desc()).limit(50)).scalars().all()
+    codes = db.session.execute(select(Redemption).where(Redemption.member_id == member.id)
+                               .order_by(Redemption.id.desc()).limit(50)).scalars().all()
+    referrals = db.session.execute(select(Referral).where(Referral.advocate_member_id == member.id)
+                                   .order_by(Referral.id.desc()).limit(50)).scalars().all()
+    return {"ledger": list(ledger), "tier_changes": list(changes), "codes": list(codes), "referrals": list(referrals)}
