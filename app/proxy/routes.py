@@ -1,0 +1,292 @@
+"""Routes under /proxy: thin handlers that verify the caller, call the services and render the widget."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from markupsafe import Markup
+from sqlalchemy import select
+
+from app.extensions import db
+from app.i18n import Translator, translator
+from app.loyalty.actions import validate_birthday
+from app.loyalty.referrals import is_referral_code, normalize_code
+from app.models import Member, Shop
+from app.proxy import auth, widget
+from app.proxy.requests import run_once
+
+log = logging.getLogger(__name__)
+bp = Blueprint("proxy", __name__, url_prefix="/proxy")
+_STATIC = Path(__file__).resolve().parent.parent / "static" / "proxy"
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+@cache
+def _asset(name: str) -> Markup:
+    # Inlined into the fragment: scripts inserted by the theme's loader run without another round trip.
+    return Markup((_STATIC / name).read_text(encoding="utf-8"))
+
+
+def _fragment_headers(resp: Response) -> Response:
+    # Per-customer content behind a shared storefront URL: never cached by Shopify or the browser.
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["Vary"] = "*"
+    return resp
+
+
+def format_date(t: Translator, value: datetime) -> str:
+    if t.locale == "zh-CN":
+        return f"{value.year}年{value.month}月{value.day}日"
+    if t.locale == "en":
+        return f"{t('month_' + str(value.month))[:3]} {value.day}, {value.year}"
+    return f"{value.day} {t('month_' + str(value.month))} {value.year}"
+
+
+def _birthday_text(t: Translator, month: int, day: int) -> str:
+    if t.locale == "zh-CN":
+        return f"{month}月{day}日"
+    if t.locale == "en":
+        return f"{t('month_' + str(month))} {day}"
+    return f"{day} {t('month_' + str(month))}"
+
+
+def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[str, Any] | None = None,
+                   status: int = 200) -> Response:
+    t = translator(caller.locale)
+    shop = caller.shop
+    view = widget.build(shop, member)
+    subject = f"{shop.domain}|{caller.customer_id or ''}"
+    html = render_template(
+        "proxy/widget.html",
+        t=t, view=view, shop=shop, caller=caller, member=member,
+        is_member=widget.is_member(member),
+        flash=flash,
+        money=lambda amount: widget.money(shop, Decimal(amount)),
+        reward_value=lambda reward: widget.reward_value_text(shop, reward),
+        format_date=lambda value: format_date(t, value),
+        birthday_text=lambda m, d: _birthday_text(t, m, d),
+        form_token=auth.form_token(shop.domain, subject),
+        new_key=auth.new_request_key,
+        path_prefix=request.args.get("path_prefix") or "/apps/regulars",
+        script=_asset("widget.js"), style=_asset("widget.css"),
+    )
+    return _fragment_headers(Response(html, status=status, mimetype="text/html"))
+
+
+def _member_of(caller: auth.ProxyCaller) -> Member | None:
+    if caller.customer_id is None:
+        return None
+    member = widget.find_member(caller.shop, caller.customer_id)
+    if widget.is_member(member) and member is not None and not member.referral_code:
+        # Members from before referral codes existed get theirs on first sight of the widget.
+        try:
+            from app.services.referrals import ensure_code
+
+            ensure_code(member)
+        except Exception:  # the widget still renders without a link
+            db.session.rollback()
+            log.exception("could not give member %s a referral code", member.id)
+            member = widget.find_member(caller.shop, caller.customer_id)
+    return member
+
+
+@bp.get("/widget")
+@bp.get("/")
+def show_widget() -> Response:
+    caller = auth.verify(request)
+    return _render_widget(caller, _member_of(caller))
+
+
+# ------------------------------------------------------------------------------------ changes (POST)
+
+
+def _outcome(level: str, key: str, status: int = 200, **params: Any) -> dict[str, Any]:
+    return {"level": level, "key": key, "status": status, "params": params}
+
+
+def _post(action: str, work: Any) -> Response:
+    """Common to every change: signed query, a signed-in owner, the per-render token, one run per request key."""
+    caller = auth.verify(request)
+    if caller.customer_id is None:
+        abort(401)
+    claimed = request.form.get("customer_id")
+    if claimed is not None and claimed.strip() != str(caller.customer_id):
+        # The signed-in customer owns what is changed; a form naming someone else is refused outright.
+        abort(403)
+    subject = f"{caller.shop.domain}|{caller.customer_id}"
+    if not auth.check_form_token(request.form.get("form_token"), caller.shop.domain, subject):
+        member = widget.find_member(caller.shop, caller.customer_id)
+        return _render_widget(caller, member, _outcome("error", "error_stale_form", 403), status=403)
+    key = (request.form.get("request_key") or "").strip()
+    if not key or len(key) > 64:
+        abort(400)
+    shop_id, customer_id = caller.shop.id, caller.customer_id
+    result = run_once(shop_id, customer_id, f"{action}:{key}", action, lambda: work(caller, key))
+    if result.get("key") is None:  # claimed by a concurrent duplicate still running
+        result = _outcome("info", "flash_in_progress", 202)
+    db.session.expire_all()
+    member = widget.find_member(caller.shop, caller.customer_id)
+    return _render_widget(caller, member, result, status=int(result.get("status", 200)))
+
+
+def _require_member(caller: auth.ProxyCaller) -> Member | None:
+    assert caller.customer_id is not None
+    member = widget.find_member(caller.shop, caller.customer_id)
+    return member if widget.is_member(member) else None
+
+
+def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
+    from app.services.members import enroll, ensure_member
+
+    member = ensure_member(caller.shop, caller.customer_id, create=True)
+    enroll(caller.shop, member, actor="shopper:widget")
+    return _outcome("ok", "flash_joined")
+
+
+def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
+    from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, redeem
+
+    member = _require_member(caller)
+    if member is None:
+        return _outcome("error", "error_not_member", 409)
+    try:
+        reward_id = int(request.form.get("reward_id", ""))
+        points_raw = request.form.get("points")
+        points = int(points_raw) if points_raw else None
+    except ValueError:
+        return _outcome("error", "error_unknown_reward", 422)
+    try:
+        redemption = redeem(caller.shop, member, reward_id, idempotency_key=f"widget:{key}", points=points,
+                            actor=f"shopper:{caller.customer_id}")
+    except RewardNotFound:
+        return _outcome("error", "error_unknown_reward", 404)
+    except RedemptionRefused as exc:
+        return _outcome("error", "reason_" + exc.code, 409, message=exc.message)
+    except RedemptionFailed:
+        return _outcome("error", "error_redeem_failed", 502)
+    return _outcome("ok", "flash_redeemed", code=redemption.code)
+
+
+def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
+    from app.services.members import BirthdayChangeRefused, set_birthday
+
+    member = _require_member(caller)
+    if member is None:
+        return _outcome("error", "error_not_member", 409)
+    try:
+        month, day = int(request.form.get("month", "")), int(request.form.get("day", ""))
+    except ValueError:
+        return _outcome("error", "error_birthday_invalid", 422)
+    if validate_birthday(month, day) is not None:
+        return _outcome("error", "error_birthday_invalid", 422)
+    try:
+        set_birthday(caller.shop, member, month, day)
+    except BirthdayChangeRefused:
+        return _outcome("error", "birthday_hint", 409)
+    return _outcome("ok", "flash_birthday_saved")
+
+
+def _action(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
+    from app.models import CustomAction
+    from app.services.actions import ActionRefused, award_action
+
+    member = _require_member(caller)
+    if member is None:
+        return _outcome("error", "error_not_member", 409)
+    action_key = request.form.get("action", "")
+    action = db.session.execute(select(CustomAction).where(
+        CustomAction.shop_id == caller.shop.id, CustomAction.key == action_key, CustomAction.active.is_(True),
+    )).scalar_one_or_none()
+    if action is None or not action.honour_system:
+        # Only honour-system actions can be claimed by the shopper; the rest are awarded by the store.
+        return _outcome("error", "error_generic", 403)
+    try:
+        award_action(caller.shop, member, action.key, idempotency_key=f"widget:{key}", via="widget")
+    except ActionRefused:
+        return _outcome("info", "done", 409)
+    return _outcome("ok", "flash_action", n=action.points, name=action.name)
+
+
+@bp.post("/widget/join")
+def join() -> Response:
+    return _post("join", _join)
+
+
+@bp.post("/widget/redeem")
+def redeem_reward() -> Response:
+    return _post("redeem", _redeem)
+
+
+@bp.post("/widget/birthday")
+def save_birthday() -> Response:
+    return _post("birthday", _birthday)
+
+
+@bp.post("/widget/action")
+def claim_action() -> Response:
+    return _post("action", _action)
+
+
+# ------------------------------------------------------------------------------------ referral landing
+
+
+def _advocate(shop: Shop, code: str) -> Member | None:
+    if not is_referral_code(code):
+        return None
+    member = db.session.execute(select(Member).where(
+        Member.shop_id == shop.id, Member.referral_code == code)).scalar_one_or_none()
+    return member if widget.is_member(member) else None
+
+
+def _landing(caller: auth.ProxyCaller, code: str, *, known: bool, error: str | None = None,
+             email: str = "", status: int = 200) -> Response:
+    t = translator(caller.locale)
+    settings = widget.program_settings(caller.shop)
+    html = render_template(
+        "proxy/landing.html", t=t, known=known, error=error, email=email, code=code,
+        offer=widget.money(caller.shop, settings.referral_friend_discount),
+        shop_name=caller.shop.name or caller.shop.domain,
+        form_token=auth.form_token(caller.shop.domain, f"referral|{code}"),
+        locale=t.locale, style=_asset("widget.css"),
+    )
+    return _fragment_headers(Response(html, status=status, mimetype="text/html"))
+
+
+@bp.get("/r/<code>")
+def referral_landing(code: str) -> Response:
+    caller = auth.verify(request)
+    normalized = normalize_code(code)
+    # The same page shape and status for an unknown code: it says nothing about who or whether.
+    return _landing(caller, normalized, known=_advocate(caller.shop, normalized) is not None)
+
+
+@bp.post("/r/<code>")
+def referral_claim(code: str) -> Response:
+    caller = auth.verify(request)
+    normalized = normalize_code(code)
+    email = (request.form.get("email") or "").strip()
+    known = _advocate(caller.shop, normalized) is not None
+    if not auth.check_form_token(request.form.get("form_token"), caller.shop.domain, f"referral|{normalized}"):
+        return _landing(caller, normalized, known=known, error="error_stale_form", email=email, status=403)
+    if not known:
+        return _landing(caller, normalized, known=False)
+    if not _EMAIL.match(email) or len(email) > 320:
+        return _landing(caller, normalized, known=True, error="landing_invalid_email", email=email, status=422)
+    from app.services.referrals import UnknownReferralCode, create_friend_code
+
+    try:
+        referral = create_friend_code(caller.shop, normalized, email)
+    except UnknownReferralCode:
+        return _landing(caller, normalized, known=False)
+    # Relative to the storefront: Shopify applies the code to the cart, then shows the home page.
+    resp = Response(status=303)
+    resp.headers["Location"] = f"/discount/{referral.friend_code}"
+    return _fragment_headers(resp)
+
