@@ -143,10 +143,11 @@ def _require_member(caller: auth.ProxyCaller) -> Member | None:
 
 
 def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.members import enroll, ensure_member
+    from app.services.members import enroll
 
-    member = ensure_member(caller.shop, caller.customer_id, create=True)
-    enroll(caller.shop, member, actor="shopper:widget")
+    assert caller.customer_id is not None
+    # Enrolment is once per member by itself; the sign-up bonus key is the customer's.
+    enroll(caller.shop, caller.customer_id, how="widget")
     return _outcome("ok", "flash_joined")
 
 
@@ -279,12 +280,16 @@ def referral_claim(code: str) -> Response:
         return _landing(caller, normalized, known=False)
     if not _EMAIL.match(email) or len(email) > 320:
         return _landing(caller, normalized, known=True, error="landing_invalid_email", email=email, status=422)
-    from app.services.referrals import UnknownReferralCode, create_friend_code
+    from app.services.referrals import FriendCodeFailed, UnknownReferralCode, create_friend_code
 
     try:
         referral = create_friend_code(caller.shop, normalized, email)
     except UnknownReferralCode:
         return _landing(caller, normalized, known=False)
+    except ValueError:
+        return _landing(caller, normalized, known=True, error="landing_invalid_email", email=email, status=422)
+    except FriendCodeFailed:
+        return _landing(caller, normalized, known=True, error="error_generic", email=email, status=502)
     # Relative to the storefront: Shopify applies the code to the cart, then shows the home page.
     resp = Response(status=303)
     resp.headers["Location"] = f"/discount/{referral.friend_code}"

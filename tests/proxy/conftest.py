@@ -41,7 +41,8 @@ def proxy_url(path: str, customer_id: int | None = None, *, locale: str | None =
 
 
 def seed_shop(*, domain: str = SHOP, access_token: str | None = "tok", money_format: str = "${{amount}}",
-              settings: dict[str, Any] | None = None, ledger_lines: int = 4) -> Seeded:
+              settings: dict[str, Any] | None = None, ledger_lines: int = 4,
+              customer_ids: tuple[int, int] = (7001, 7002)) -> Seeded:
     """A shop with Bronze/Silver/Gold on points earned, three rewards, two actions, and one member with history."""
     shop = Shop(domain=domain, name="Widget Shop", settings=settings or {}, installed_at=utcnow(),
                 access_token=access_token, money_format=money_format)
@@ -62,24 +63,37 @@ def seed_shop(*, domain: str = SHOP, access_token: str | None = "tok", money_for
                      honour_system=True),
         CustomAction(shop_id=shop.id, key="review", name="Write a review", points=20, limit="unlimited"),
     ])
-    member = Member(shop_id=shop.id, customer_id=7001, email="ann@example.com", first_name="Ann",
+    member = Member(shop_id=shop.id, customer_id=customer_ids[0], email="ann@example.com", first_name="Ann",
                     enrolled_at=utcnow() - timedelta(days=30), referral_code="ABCD2345", tier_id=bronze.id)
-    other = Member(shop_id=shop.id, customer_id=7002, email="bob@example.com", first_name="Bob",
+    other = Member(shop_id=shop.id, customer_id=customer_ids[1], email="bob@example.com", first_name="Bob",
                    enrolled_at=utcnow(), referral_code="WXYZ6789", tier_id=bronze.id)
     db.session.add_all([member, other])
     db.session.commit()
     locked = lock_member(member.id)
-    post_entry(locked, points=100, kind="signup", source="signup", idempotency_key="signup:7001")
+    post_entry(locked, points=100, kind="signup", source="signup", idempotency_key=f"signup:{customer_ids[0]}")
     for i in range(max(ledger_lines - 2, 0)):
         post_entry(locked, points=300, kind="earn_order", source="order", source_id=str(9000 + i),
                    idempotency_key=f"order:{i}")
     post_entry(locked, points=120, kind="earn_order", source="order", source_id="9999", status="pending",
                idempotency_key="order:pending")
     db.session.commit()
-    return Seeded(shop.id, member.id, 7001, 7002, cheap.id, dear.id, gold_only.id)
+    return Seeded(shop.id, member.id, customer_ids[0], customer_ids[1], cheap.id, dear.id, gold_only.id)
 
 
 @pytest.fixture
 def seeded(pg_app: Any) -> Seeded:
     with pg_app.app_context():
         return seed_shop()
+
+
+@pytest.fixture
+def live(devstore_env: dict[str, Any]) -> tuple[Any, Seeded]:
+    """The app wired to the stand-in Shopify, with the shop installed there (so discount codes can be made)."""
+    store, app = devstore_env["store"], devstore_env["app"]
+    store.add_shop(SHOP)
+    token = store.issue_access_token(SHOP)["access_token"]
+    ann = store.create_customer(SHOP, "ann@example.com", "Ann", notify=False)["id"]
+    bob = store.create_customer(SHOP, "bob@example.com", "Bob", notify=False)["id"]
+    with app.app_context():
+        seeded = seed_shop(access_token=token, customer_ids=(int(ann), int(bob)))
+    return app.test_client(), seeded
