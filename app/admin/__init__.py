@@ -1,23 +1,51 @@
-"""The embedded admin: the page Shopify admin shows in its iframe, and its JSON API."""
+"""The embedded admin: the page Shopify admin shows in its iframe, and (development only) a sign-in outside it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, render_template
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
 from app.auth import verify_session_request
+from app.shopify import normalize_shop_domain
 
 bp = Blueprint("admin", __name__)
+dev_bp = Blueprint("admin_dev", __name__)
 
 
 @bp.get("/")
 def home() -> Response | str:
+    """Verified by the id_token Shopify puts on the document (token exchange on first load = install)."""
     identity, failure = verify_session_request()
     if failure is not None:
         return failure
     assert identity is not None
     cfg = current_app.config["REGULARS"]
-    return render_template("admin/home.html", shop=identity.shop, api_key=cfg.api_key)
+    return render_template("admin/home.html", shop=identity.shop.domain, api_key=cfg.api_key, dev=False)
+
+
+@dev_bp.get("/dev/login")
+def dev_login() -> str:
+    """Development only: the same page outside Shopify admin, with a local App Bridge stand-in whose
+    idToken() asks /dev/token for a token minted here (the API still verifies it like Shopify's)."""
+    domain = normalize_shop_domain(request.args.get("shop"))
+    if domain is None:
+        abort(400, "shop must be a *.myshopify.com domain")
+    cfg = current_app.config["REGULARS"]
+    return render_template("admin/home.html", shop=domain, api_key=cfg.api_key, dev=True)
+
+
+@dev_bp.get("/dev/token")
+def dev_token() -> Response:
+    from devstore.tokens import mint_session_token
+
+    domain = normalize_shop_domain(request.args.get("shop"))
+    if domain is None:
+        abort(400, "shop must be a *.myshopify.com domain")
+    cfg = current_app.config["REGULARS"]
+    return Response(mint_session_token(domain, cfg.api_key, cfg.api_secret), mimetype="text/plain")
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # Registered only in development: in test and production these URLs do not exist at all.
+    if app.config["REGULARS"].env == "development":
+        app.register_blueprint(dev_bp)

@@ -252,9 +252,11 @@ def admin_tiers_preview() -> Any:
         result = call_service(preview, shop, [
             {"id": r.id if r.id > 0 else None, "name": r.name, "threshold": str(r.threshold),
              "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus, "perks": r.perks} for r in rules])
-        by_tier = {str(k): v for k, v in dict(result.get("by_tier", {})).items()}
-        return {"moves_up": result["moves_up"], "moves_down": result["moves_down"],
-                "unchanged": result["unchanged"], "by_tier": by_tier}
+        # The engine answers a mapping or app.loyalty.tiers.WhatIf; both carry the same four fields.
+        get = result.get if isinstance(result, dict) else lambda k, d=None: getattr(result, k, d)
+        by_tier = {("none" if k is None else str(k)): v for k, v in dict(get("by_tier", {}) or {}).items()}
+        return {"moves_up": get("moves_up"), "moves_down": get("moves_down"), "unchanged": get("unchanged"),
+                "by_tier": by_tier}
     current = [TierRule(id=t.id, name=t.name, handle=t.handle, threshold=Decimal(t.threshold),
                         multiplier=Decimal(t.multiplier), position=t.position) for t in _tiers(shop)]
     # The lifetime figure on the member row; the engine's preview (when present) applies the tier window.
