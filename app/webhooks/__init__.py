@@ -78,7 +78,6 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
         api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
         body=text,
     )
-    db.session.commit()
     if new_id is not None and topic == "app/uninstalled":
         # "Stops all work for the shop at once": not behind whatever the queue holds.
         shops.mark_uninstalled(verdict.shop_domain, _parse_time(request.headers.get("X-Shopify-Triggered-At")))

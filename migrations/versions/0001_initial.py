@@ -61,8 +61,9 @@ def upgrade():
     sa.UniqueConstraint('webhook_id', name=op.f('uq_webhook_deliveries_webhook_id'))
     )
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_webhook_deliveries_pending', ['status', 'next_attempt_at', 'id'], unique=False)
-        batch_op.create_index('ix_webhook_deliveries_shop_domain', ['shop_domain'], unique=False)
+        batch_op.create_index('ix_webhook_deliveries_pending', ['status', 'next_attempt_at', 'id'], unique=False,
+                              postgresql_where=sa.text("status IN ('received', 'retry')"),
+                              sqlite_where=sa.text("status IN ('received', 'retry')"))
 
     op.create_table('api_keys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -455,7 +456,6 @@ def downgrade():
 
     op.drop_table('api_keys')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.drop_index('ix_webhook_deliveries_shop_domain')
         batch_op.drop_index('ix_webhook_deliveries_pending')
 
     op.drop_table('webhook_deliveries')

@@ -1,0 +1,217 @@
+"""bench/webhooks: verified-and-stored webhooks per second through gunicorn (production settings, PostgreSQL +
+Redis) against a bare Flask endpoint under the same server settings, plus p50/p99 at a paced 200 req/s.
+
+Run: .venv/bin/python -m bench.webhooks.run [--seconds 10] [--workers 2] [--connections 16]
+Needs PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379 and Debian's wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "bench-secret-" + "x" * 24
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def order_body() -> bytes:
+    """About 1.5 KB, the shape of a small orders/paid payload."""
+    payload = {
+        "id": 12000000000000001, "admin_graphql_api_id": "gid://shopify/Order/12000000000000001", "name": "#1001",
+        "email": "ana@example.com", "created_at": "2026-11-22T09:00:00-05:00", "updated_at": "2026-11-22T09:00:05-05:00",
+        "processed_at": "2026-11-22T09:00:00-05:00", "financial_status": "paid", "test": False, "currency": "USD",
+        "subtotal_price": "59.90", "current_subtotal_price": "59.90",
+        "current_subtotal_price_set": {"shop_money": {"amount": "59.90", "currency_code": "USD"},
+                                       "presentment_money": {"amount": "59.90", "currency_code": "USD"}},
+        "total_shipping_price_set": {"shop_money": {"amount": "5.00", "currency_code": "USD"}},
+        "current_total_tax": "0.00", "total_discounts": "0.00", "discount_codes": [], "browser_ip": "203.0.113.9",
+        "customer": {"id": 11000000000000001, "email": "ana@example.com", "first_name": "Ana", "last_name": "Lima"},
+        "shipping_address": {"address1": "1 Main St", "city": "Springfield", "zip": "12345", "country_code": "US"},
+        "line_items": [{"id": 13000000000000000 + i, "title": f"Item {i}", "quantity": 1, "price": "19.95",
+                        "price_set": {"shop_money": {"amount": "19.95", "currency_code": "USD"}}, "gift_card": False,
+                        "sku": f"SKU-{i:04d}", "vendor": "Regulars Demo"} for i in range(3)],
+        "refunds": [],
+    }
+    return json.dumps(payload).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    name = f"regulars_bench_webhooks_{secrets.token_hex(3)}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def gunicorn(target: str, env: dict[str, str], workers: int, threads: int) -> Iterator[str]:
+    port = free_port()
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), *kind, "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "--backlog", "2048", target],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/healthz", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def wrk(url: str, seconds: int, connections: int, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(Path(__file__).with_name("post.lua")), url],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "requests": total,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def paced(url: str, body: bytes, signature: str, rate: int, seconds: int, run: str) -> dict[str, float]:
+    """Open-loop load at a fixed rate (wrk cannot pace): each request starts on its schedule; latency per request."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    total = rate * seconds
+    start = time.perf_counter() + 0.2
+    n_threads = 16
+
+    def worker(k: int) -> None:
+        nonlocal errors
+        with httpx.Client(timeout=5.0) as client:
+            for i in range(k, total, n_threads):
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                headers = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/paid",
+                           "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": "bench.myshopify.com",
+                           "X-Shopify-Webhook-Id": f"p-{run}-{i}", "X-Shopify-Event-Id": f"pe-{run}-{i}"}
+                t0 = time.perf_counter()
+                try:
+                    ok = client.post(url + "/webhooks", content=body, headers=headers).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    # Measured from the scheduled start, so queueing behind a slow request counts.
+                    latencies.append((time.perf_counter() - min(t0, max(due, t0 - 1))) * 1000)
+                    errors += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    return {"rate": rate, "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
+            "errors": errors, "requests": len(latencies)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8, help="gthread threads per worker (1 = sync workers)")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--rate", type=int, default=200)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+    body = order_body()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    run = secrets.token_hex(4)
+    with bench_database() as db_url:
+        env = {**os.environ, "REGULARS_ENV": "production", "SHOPIFY_API_KEY": "bench-key",
+               "SHOPIFY_API_SECRET": SECRET, "APP_URL": "https://bench.example", "DATABASE_URL": db_url,
+               "REDIS_URL": REDIS_URL, "REGULARS_QUEUE_PREFIX": f"bench-{run}-",
+               "BENCH_BODY": body.decode(), "BENCH_HMAC": signature, "BENCH_RUN": run}
+        env.pop("SHOPIFY_API_ORIGIN", None)
+        subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade", "heads"], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
+        eng = create_engine(db_url)
+        with eng.begin() as c:
+            c.execute(text("INSERT INTO shops (domain, currency, money_format, settings, installed_at, access_token, "
+                           "created_at, updated_at) VALUES ('bench.myshopify.com', 'USD', '${{amount}}', '{}', now(), "
+                           "'tok', now(), now())"))
+        with gunicorn("bench.webhooks.bare:app", env, args.workers, args.threads) as url:
+            wrk(url + "/webhooks", 2, args.connections, env)  # warm-up
+            bare = wrk(url + "/webhooks", args.seconds, args.connections, env)
+        with gunicorn("app:create_app()", env, args.workers, args.threads) as url:
+            wrk(url + "/webhooks", 2, args.connections, {**env, "BENCH_RUN": run + "w"})
+            with eng.connect() as c:
+                before = c.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one()
+            app = wrk(url + "/webhooks", args.seconds, args.connections, env)
+            with eng.connect() as c:
+                stored = c.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one() - before
+            pace = paced(url, body, signature, args.rate, args.seconds, run)
+        eng.dispose()
+    stored_rps = stored / args.seconds
+    server = f"gthread x{args.threads}" if args.threads > 1 else "sync"
+    print(f"bench/webhooks  gunicorn -w {args.workers} {server}, wrk -t2 -c{args.connections} -d{args.seconds}s, 1.5 KB body")
+    print(f"{'endpoint':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    print(f"{'bare Flask 200':<34}{bare['rps']:>10.0f}{bare['p50']:>10.2f}{bare['p99']:>10.2f}{bare['non2xx']:>10}")
+    print(f"{'POST /webhooks (verify+store)':<34}{app['rps']:>10.0f}{app['p50']:>10.2f}{app['p99']:>10.2f}{app['non2xx']:>10}")
+    print(f"verified-and-stored per second: {stored_rps:.0f}  ({stored} rows in {args.seconds}s)")
+    print(f"ratio to bare Flask: {app['rps'] / bare['rps']:.2f}  (target >= 0.3, goal 0.5)")
+    print(f"paced {pace['rate']} req/s for {args.seconds}s: p50 {pace['p50']:.2f} ms, p99 {pace['p99']:.2f} ms, "
+          f"errors {pace['errors']} of {pace['requests']}  (target p99 <= 50 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
