@@ -30,6 +30,15 @@ from app.services import admin_queries, audit, exports, setup
 
 T = TypeVar("T")
 session_only = api_auth(allow_api_key=False)
+_BIGINT_MAX = 2**63 - 1
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An id beyond PostgreSQL's bigint names nothing: 404 for every /api route, not a database error."""
+    for value in (values or {}).values():
+        if isinstance(value, int) and value > _BIGINT_MAX:
+            raise ApiError(404, "not_found", "no such record")
 
 
 def _iso(value: Any) -> str | None:
