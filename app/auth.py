@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request, session
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.models import Shop
 from app.services import shops
@@ -96,7 +97,7 @@ def patch_id_token() -> Response:
 
 
 @bp.get("/auth/install")
-def install() -> Response:
+def install() -> BaseResponse:
     """Authorization-code grant for installs not managed by Shopify: off to the shop's consent screen."""
     domain = normalize_shop_domain(request.args.get("shop"))
     if domain is None:
@@ -110,7 +111,7 @@ def install() -> Response:
 
 
 @bp.get("/auth/callback")
-def callback() -> Response:
+def callback() -> BaseResponse:
     params = {k: v for k, v in request.args.items()}
     domain = normalize_shop_domain(params.get("shop"))
     if domain is None or domain != params.get("shop"):

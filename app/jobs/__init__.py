@@ -40,7 +40,7 @@ class Jobs:
 
             # Short timeouts: a Redis outage must not hold a webhook past Shopify's 5 s limit.
             self._redis = Redis.from_url(
-                self.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=30
+                self.redis_url or "", socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=30
             )
         return self._redis
 

@@ -122,7 +122,7 @@ def drain(dispatch: Handler, max_attempts: int, limit: int | None = None) -> int
 
 def replay(ids: list[int] | None = None, *, failed: bool = False) -> int:
     """Puts deliveries back in the queue: the given ids, and/or every failed one. Returns how many."""
-    conds = []
+    conds: list[Any] = []
     if ids:
         conds.append(WebhookDelivery.id.in_(ids))
     if failed:
@@ -135,7 +135,7 @@ def replay(ids: list[int] | None = None, *, failed: bool = False) -> int:
         .values(status="received", attempts=0, next_attempt_at=None, updated_at=utcnow())
     )
     db.session.commit()
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def failed_deliveries(limit: int = 100) -> list[WebhookDelivery]:

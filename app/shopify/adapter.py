@@ -122,7 +122,7 @@ class ShopifyAdapter:
         self._http = None
 
     # ---------------------------------------------------------------- verification
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookVerdict:
+    def verify_webhook(self, headers: Any, body: bytes) -> WebhookVerdict:
         received = headers.get("X-Shopify-Hmac-Sha256") or headers.get("x-shopify-hmac-sha256")
         if not received:
             return WebhookVerdict(401, None, "missing X-Shopify-Hmac-Sha256")
@@ -142,17 +142,17 @@ class ShopifyAdapter:
         domain = normalize_shop_domain(headers.get("X-Shopify-Shop-Domain"))
         return WebhookVerdict(200, domain, "verified")
 
-    def verify_app_home(self, method: str, url: str, headers: Mapping[str, str], body: str = "") -> Any:
+    def verify_app_home(self, method: str, url: str, headers: Any, body: str = "") -> Any:
         """shopify_app's App Home check: the id_token (query or Bearer header) signed with our secret."""
         return self.app.verify_app_home_req(
             {"method": method, "headers": dict(headers), "url": url, "body": body},
             app_home_patch_id_token_path="/auth/patch-id-token",
         )
 
-    def verify_app_proxy(self, method: str, url: str, headers: Mapping[str, str], body: str = "") -> Any:
+    def verify_app_proxy(self, method: str, url: str, headers: Any, body: str = "") -> Any:
         return self.app.verify_app_proxy_req({"method": method, "headers": dict(headers), "url": url, "body": body})
 
-    def patch_id_token_page(self, method: str, url: str, headers: Mapping[str, str]) -> Any:
+    def patch_id_token_page(self, method: str, url: str, headers: Any) -> Any:
         return self.app.app_home_patch_id_token({"method": method, "headers": dict(headers), "url": url, "body": ""})
 
     # ---------------------------------------------------------------- OAuth (authorization-code grant)
