@@ -288,6 +288,9 @@ def _redeem(opts: Options, app_url: str, reward_id: int, expected: dict[int, Mem
     report.add("  refused 409", statuses.get(409, 0))
     report.add("  other answers", ", ".join(f"{s}×{n}" for s, n in sorted(statuses.items()) if s not in (200, 201, 409))
                or "none")
+    if statuses.get(404, 0) == len(results):
+        report.promise(False, "POST /api/v1/members/{customer_id}/redemptions answered 404 to every request: "
+                              "the route (contract.md, public API v1) does not exist yet")
     wrong = {cid: (ok[cid], want[cid]) for cid in chosen if ok[cid] != want[cid]}
     report.add("  members with ≠ N codes", len(wrong))
     report.promise(not wrong, f"redemptions: members got (codes, N) {dict(list(wrong.items())[:5])}")
