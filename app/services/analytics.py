@@ -114,6 +114,8 @@ _COLUMNS = ("shop_id, customer_id, is_member, first_order_at, second_order_at, l
 def refresh_shop(shop_id: int) -> int:
     """Rebuilds the shop's per-customer rollup from its orders in one statement. Commits. Run by the daily
     job, by the dashboard when the rollup is older than STALE_AFTER, and by the bench."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(872301, :s)"), {"s": shop_id})
     db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id"), {"shop_id": shop_id})
     result = db.session.execute(
         text(f"INSERT INTO analytics_customers ({_COLUMNS}) " + _REFRESH_SELECT.format(extra="")),
@@ -137,6 +139,18 @@ def refresh_customer(shop_id: int, customer_id: int) -> None:
 
 
 def ensure_fresh(shop_id: int) -> None:
+    """Rebuilds a stale rollup once: the dashboard asks for three figures at once, and concurrent rebuilds
+    would collide, so the rebuild runs under a per-shop advisory lock and re-checks after waiting for it."""
+    if _is_stale(shop_id):
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SELECT pg_advisory_xact_lock(872301, :s)"), {"s": shop_id})
+            if not _is_stale(shop_id):
+                db.session.commit()  # releases the lock
+                return
+        refresh_shop(shop_id)
+
+
+def _is_stale(shop_id: int) -> bool:
     last = db.session.execute(
         text("SELECT MAX(refreshed_at) FROM analytics_customers WHERE shop_id = :s"), {"s": shop_id}
     ).scalar()
@@ -144,8 +158,7 @@ def ensure_fresh(shop_id: int) -> None:
         last = datetime.fromisoformat(str(last))
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=UTC)
-    if last is None or utcnow() - last > STALE_AFTER:
-        refresh_shop(shop_id)
+    return last is None or utcnow() - last > STALE_AFTER
 
 
 # --- figures ---------------------------------------------------------------------------------------
