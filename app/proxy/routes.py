@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -11,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from markupsafe import Markup
 from sqlalchemy import select
 
 from app.extensions import db
@@ -21,17 +22,60 @@ from app.loyalty.referrals import is_referral_code, normalize_code
 from app.models import Member, Shop
 from app.proxy import auth, widget
 from app.proxy.requests import run_once
+from app.shopify import current_shopify
 
 log = logging.getLogger(__name__)
 bp = Blueprint("proxy", __name__, url_prefix="/proxy")
 _STATIC = Path(__file__).resolve().parent.parent / "static" / "proxy"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PREFIX = re.compile(r"^/[A-Za-z0-9/_-]{0,200}$")
+_ASSETS = ("widget.css", "widget.js")
+_MIMETYPES = {"css": "text/css", "js": "text/javascript"}
+
+
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    mimetype: str
+    # Content hash in the URL: a changed file gets a new URL, so browsers may keep each one for a year.
+    url_name: str
 
 
 @cache
-def _asset(name: str) -> Markup:
-    # Inlined into the fragment: scripts inserted by the theme's loader run without another round trip.
-    return Markup((_STATIC / name).read_text(encoding="utf-8"))
+def _asset(name: str) -> _Asset:
+    body = (_STATIC / name).read_bytes()
+    stem, ext = name.rsplit(".", 1)
+    digest = hashlib.sha256(body).hexdigest()[:12]
+    return _Asset(body, _MIMETYPES[ext], f"{stem}.{digest}.{ext}")
+
+
+def asset_url(path_prefix: str, name: str) -> str:
+    """Where the storefront fetches a widget asset: through the app proxy (path_prefix), never the app's own host."""
+    return f"{path_prefix}/static/{_asset(name).url_name}"
+
+
+def _path_prefix() -> str:
+    prefix = request.args.get("path_prefix") or "/apps/regulars"
+    # Signed by Shopify, but it lands in href/src attributes: keep it a plain absolute storefront path.
+    return prefix if _PREFIX.match(prefix) else "/apps/regulars"
+
+
+@bp.get("/static/<name>")
+def static_asset(name: str) -> Response:
+    # Still behind the app-proxy signature like every /proxy route; no shop or customer is read.
+    if not current_shopify().verify_app_proxy(request.method, request.url, dict(request.headers)).ok:
+        abort(401)
+    parts = name.split(".")
+    if len(parts) != 3 or f"{parts[0]}.{parts[2]}" not in _ASSETS:
+        abort(404)
+    asset = _asset(f"{parts[0]}.{parts[2]}")
+    resp = Response(asset.body, mimetype=asset.mimetype)
+    if name == asset.url_name:
+        resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        # An old hash (a page rendered before a deploy): today's file, not to be kept under that name.
+        resp.headers["Cache-Control"] = "no-cache"
+    return resp
 
 
 def _fragment_headers(resp: Response) -> Response:
@@ -61,7 +105,8 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
                    status: int = 200) -> Response:
     t = translator(caller.locale)
     shop = caller.shop
-    view = widget.build(shop, member)
+    prefix = _path_prefix()
+    view = widget.build(shop, member, catalogue_version=caller.catalogue_version)
     subject = f"{shop.domain}|{caller.customer_id or ''}"
     html = render_template(
         "proxy/widget.html",
@@ -74,8 +119,7 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
         birthday_text=lambda m, d: _birthday_text(t, m, d),
         form_token=auth.form_token(shop.domain, subject),
         new_key=auth.new_request_key,
-        path_prefix=request.args.get("path_prefix") or "/apps/regulars",
-        script=_asset("widget.js"), style=_asset("widget.css"),
+        path_prefix=prefix, script_url=asset_url(prefix, "widget.js"), style_url=asset_url(prefix, "widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
 
@@ -255,7 +299,7 @@ def _landing(caller: auth.ProxyCaller, code: str, *, known: bool, error: str | N
         offer=widget.money(caller.shop, settings.referral_friend_discount),
         shop_name=caller.shop.name or caller.shop.domain,
         form_token=auth.form_token(caller.shop.domain, f"referral|{code}"),
-        locale=t.locale, style=_asset("widget.css"),
+        locale=t.locale, style_url=asset_url(_path_prefix(), "widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
 

@@ -1,4 +1,4 @@
-"""What the shopper's widget shows, read in a fixed handful of queries (no per-row lookups)."""
+"""What the shopper's widget shows: the cached shop catalogue plus the member's own rows, read fresh in one round trip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, String, cast, func, literal, null, select, union_all
 
 from app.extensions import db
 from app.loyalty import ledger as kinds
@@ -16,9 +16,10 @@ from app.loyalty.actions import action_period_key
 from app.loyalty.dates import add_years
 from app.loyalty.money import format_money
 from app.loyalty.referrals import referral_url
-from app.loyalty.rewards import Refusal, RewardSpec, redemption_quote
+from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
-from app.models import CustomAction, LedgerEntry, Member, Order, Redemption, Reward, Shop, Tier
+from app.models import LedgerEntry, Member, Order, Redemption, Shop
+from app.proxy.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
 
 HISTORY_LINES = 20
 CODES_SHOWN = 10
@@ -51,7 +52,7 @@ def is_member(member: Member | None) -> bool:
 
 @dataclass
 class RewardRow:
-    reward: Reward
+    reward: RewardInfo
     refusal: Refusal | None
     tier_name: str | None
 
@@ -67,8 +68,15 @@ class HistoryLine:
 
 
 @dataclass
+class CodeLine:
+    code: str
+    reward_name: str
+    expires_at: datetime | None
+
+
+@dataclass
 class ActionRow:
-    action: CustomAction
+    action: ActionInfo
     done: bool
 
 
@@ -76,41 +84,18 @@ class ActionRow:
 class WidgetView:
     shop: Shop
     settings: ProgramSettings
-    tiers: list[Tier]
+    tiers: tuple[TierInfo, ...]
     rewards: list[RewardRow] = field(default_factory=list)
     member: Member | None = None
-    current_tier: Tier | None = None
-    next_tier: Tier | None = None
+    current_tier: TierInfo | None = None
+    next_tier: TierInfo | None = None
     # How much of the tier metric is still missing to reach next_tier (points, money or orders).
     missing: Decimal | None = None
     progress_percent: int = 0
     actions: list[ActionRow] = field(default_factory=list)
-    codes: list[Redemption] = field(default_factory=list)
+    codes: list[CodeLine] = field(default_factory=list)
     history: list[HistoryLine] = field(default_factory=list)
     referral_link: str | None = None
-
-
-def _ordered_tiers(shop: Shop) -> list[Tier]:
-    tiers = list(db.session.execute(select(Tier).where(Tier.shop_id == shop.id)).scalars())
-    return sorted(tiers, key=lambda t: (t.threshold, t.position, t.id))
-
-
-def _spec(reward: Reward, tiers: list[Tier]) -> RewardSpec:
-    # "This tier or higher" may redeem; decided from the tiers already loaded (no query per reward).
-    allowed: frozenset[int] = frozenset()
-    if reward.tier_id is not None:
-        ids = [t.id for t in tiers]
-        if reward.tier_id in ids:
-            allowed = frozenset(ids[ids.index(reward.tier_id):])
-    variable = reward.type == "variable"
-    return RewardSpec(
-        id=reward.id, type=reward.type, name=reward.name,  # type: ignore[arg-type]
-        points_cost=reward.points_cost, value=None if variable else reward.value,
-        minimum_subtotal=reward.minimum_subtotal or Decimal(0), tier_ids=allowed,
-        rate=reward.value if variable else None, min_points=reward.variable_min_points,
-        max_points=reward.variable_max_points, product_variant_id=reward.product_variant_id,
-        enabled=reward.active,
-    )
 
 
 def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Decimal:
@@ -146,31 +131,64 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
     return max(total_since(this_year), total_since(last_year, this_year), Decimal(0))
 
 
-def build(shop: Shop, member: Member | None, now: datetime | None = None) -> WidgetView:
+_READ_COLUMNS = ("tag", "id", "at", "points", "kind", "status", "ref", "note", "extra")
+
+
+def _labelled(*cols: Any) -> list[Any]:
+    # Every branch of the UNION names its columns alike (and unnamed NULLs would be merged into one column).
+    return [c.label(name) for c, name in zip(cols, _READ_COLUMNS, strict=True)]
+
+
+def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]:
+    """Codes, the newest history lines and which period keys are taken, in one round trip (UNION ALL).
+
+    Every branch is bounded by the member's own id (or the shop's unique key index) and its own LIMIT.
+    """
+    text, num = String(), BigInteger()
+    history = (
+        select(*_labelled(literal("h", text), LedgerEntry.id, LedgerEntry.created_at, cast(LedgerEntry.points, num),
+                          LedgerEntry.kind, LedgerEntry.status, LedgerEntry.source_id, cast(LedgerEntry.note, text),
+                          Order.name))
+        .outerjoin(Order, Order.id == LedgerEntry.order_ref_id)
+        .where(LedgerEntry.member_id == member.id)
+        # Walks ix_ledger_entries_member (member_id, id) backwards and stops at 20.
+        .order_by(LedgerEntry.id.desc()).limit(HISTORY_LINES)
+    ).subquery()
+    codes = (
+        select(*_labelled(literal("c", text), Redemption.id, Redemption.expires_at, cast(null(), num),
+                          Redemption.reward_name, Redemption.status, Redemption.code, cast(null(), text),
+                          cast(null(), text)))
+        .where(Redemption.member_id == member.id, Redemption.status == "issued")
+        .order_by(Redemption.id.desc()).limit(CODES_SHOWN)
+    ).subquery()
+    parts = [select(history), select(codes)]
+    if done_keys:
+        parts.append(select(*_labelled(
+            literal("d", text), LedgerEntry.id, LedgerEntry.created_at, cast(null(), num), cast(null(), text),
+            cast(null(), text), LedgerEntry.idempotency_key, cast(null(), text), cast(null(), text),
+        )).where(LedgerEntry.shop_id == shop.id, LedgerEntry.idempotency_key.in_(done_keys)))
+    return list(db.session.execute(union_all(*parts)).all())
+
+
+def build(shop: Shop, member: Member | None, now: datetime | None = None,
+          catalogue_version: str | None = None) -> WidgetView:
     now = now or datetime.now(UTC)
-    settings = program_settings(shop)
-    tiers = _ordered_tiers(shop)
-    rewards = list(db.session.execute(
-        select(Reward).where(Reward.shop_id == shop.id, Reward.active.is_(True)).order_by(Reward.position, Reward.id)
-    ).scalars())
-    view = WidgetView(shop=shop, settings=settings, tiers=tiers, member=member)
-    tier_names = {t.id: t.name for t in tiers}
+    cat = catalogue_for(shop, catalogue_version)
+    settings = cat.settings
+    view = WidgetView(shop=shop, settings=settings, tiers=cat.tiers, member=member)
     balance = member.points_available if is_member(member) else 0
     member_tier = member.tier_id if member is not None else None
-    for reward in rewards:
-        quote = redemption_quote(_spec(reward, tiers), reward.variable_min_points, balance, member_tier)
+    for reward in cat.rewards:
+        quote = redemption_quote(reward.spec, reward.variable_min_points, balance, member_tier)
         view.rewards.append(RewardRow(reward, quote if isinstance(quote, Refusal) else None,
-                                      tier_names.get(reward.tier_id) if reward.tier_id else None))
-    actions = list(db.session.execute(
-        select(CustomAction).where(CustomAction.shop_id == shop.id, CustomAction.active.is_(True))
-        .order_by(CustomAction.id)
-    ).scalars())
+                                      cat.tier_name(reward.tier_id)))
     if not is_member(member):
-        view.actions = [ActionRow(a, False) for a in actions]
+        view.actions = [ActionRow(a, False) for a in cat.actions]
         return view
     assert member is not None
 
     # Tier and the next rung.
+    tiers = cat.tiers
     view.current_tier = next((t for t in tiers if t.id == member.tier_id), None)
     floor = (view.current_tier.threshold, view.current_tier.position, view.current_tier.id) if view.current_tier else None
     view.next_tier = next((t for t in tiers if floor is None or (t.threshold, t.position, t.id) > floor), None)
@@ -180,45 +198,32 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None) -> Wid
         if view.next_tier.threshold > 0:
             view.progress_percent = int(min(value / view.next_tier.threshold, Decimal(1)) * 100)
 
-    # Actions done in their current period: their award keys are exact, so one lookup on the unique index.
+    # Actions done in their current period: their award keys are exact, so a lookup on the unique index.
     keys = {}
-    for a in actions:
+    for a in cat.actions:
         if a.limit != "unlimited":
             keys[action_period_key(a.key, member.customer_id, a.limit, now)] = a.id  # type: ignore[arg-type]
-    done_ids: set[int] = set()
-    if keys:
-        found = db.session.execute(select(LedgerEntry.idempotency_key).where(
-            LedgerEntry.shop_id == shop.id, LedgerEntry.idempotency_key.in_(list(keys)))).scalars()
-        done_ids = {keys[k] for k in found}
-    view.actions = [ActionRow(a, a.id in done_ids) for a in actions]
+    rows = _member_reads(shop, member, list(keys))
+    done_ids = {keys[r.ref] for r in rows if r.tag == "d" and r.ref in keys}
+    view.actions = [ActionRow(a, a.id in done_ids) for a in cat.actions]
 
-    view.codes = list(db.session.execute(
-        select(Redemption).where(Redemption.member_id == member.id, Redemption.status == "issued")
-        .order_by(Redemption.id.desc()).limit(CODES_SHOWN)
-    ).scalars())
-    view.codes = [c for c in view.codes if c.expires_at is None or c.expires_at > now]
-
-    # Newest 20 entries: walks ix_ledger_entries_member (member_id, id) backwards and stops at 20.
-    rows = db.session.execute(
-        select(LedgerEntry.created_at, LedgerEntry.points, LedgerEntry.kind, LedgerEntry.status,
-               LedgerEntry.source_id, LedgerEntry.note, Order.name)
-        .outerjoin(Order, Order.id == LedgerEntry.order_ref_id)
-        .where(LedgerEntry.member_id == member.id)
-        .order_by(LedgerEntry.id.desc()).limit(HISTORY_LINES)
-    ).all()
-    action_names = {a.key: a.name for a in actions}
-    for r in rows:
-        ref = r.name or r.source_id
-        if r.kind == kinds.ACTION and r.source_id:
-            ref = action_names.get(r.source_id, r.source_id)
-        view.history.append(HistoryLine(r.created_at, r.points, r.kind, r.status, ref, r.note))
+    # UNION ALL promises no order across branches: each is re-sorted newest first here.
+    view.codes = [CodeLine(r.ref, r.kind, r.at)
+                  for r in sorted((r for r in rows if r.tag == "c"), key=lambda r: r.id, reverse=True)
+                  if r.at is None or r.at > now]
+    action_names = {a.key: a.name for a in cat.actions}
+    for r in sorted((r for r in rows if r.tag == "h"), key=lambda r: r.id, reverse=True):
+        ref = r.extra or r.ref
+        if r.kind == kinds.ACTION and r.ref:
+            ref = action_names.get(r.ref, r.ref)
+        view.history.append(HistoryLine(r.at, r.points, r.kind, r.status, ref, r.note))
 
     if member.referral_code:
         view.referral_link = referral_url(shop.domain, member.referral_code)
     return view
 
 
-def reward_value_text(shop: Shop, reward: Reward) -> dict[str, Any]:
+def reward_value_text(shop: Shop, reward: RewardInfo) -> dict[str, Any]:
     """What a reward gives, for the template (money in the shop's format)."""
     if reward.type == "fixed_amount":
         return {"value": money(shop, reward.value)}

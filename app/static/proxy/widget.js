@@ -1,4 +1,4 @@
-/* Regulars widget behaviour: copy, share, and forms posted in place. Inlined into the fragment; installs once. */
+/* Regulars widget behaviour: copy, share, and forms posted in place. Loaded by the fragment from a hashed, long-cached URL; installs once. */
 (function () {
   if (window.RegularsWidget) return;
   var W = window.RegularsWidget = {};
