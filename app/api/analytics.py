@@ -40,7 +40,8 @@ def admin_cohorts() -> Any:
 @bp.post("/admin/analytics/refresh")
 @api_auth(allow_api_key=False)
 def admin_refresh() -> Any:
-    return {"customers": analytics.refresh_shop(g.shop.id)}
+    """Queues a full rebuild of the rollups (a job: seconds at scale, never inside a request)."""
+    return {"queued": analytics.queue_rebuild(g.shop.id)}, 202
 
 
 @bp.get("/v1/analytics/summary")

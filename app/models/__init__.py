@@ -1,7 +1,7 @@
 """SQLAlchemy 2 typed tables; every constraint that protects money lives in the database too."""
 
 from app.models.admin import ApiKey, AuditLog
-from app.models.analytics import CustomerStats
+from app.models.analytics import AnalyticsShop, CustomerStats, OrderFacts
 from app.models.ledger import LedgerEntry
 from app.models.member import Member
 from app.models.order import Order
@@ -14,6 +14,7 @@ from app.models.types import utcnow
 from app.models.webhook import PENDING_STATUSES, WebhookDelivery
 
 __all__ = [
+    "AnalyticsShop",
     "ApiKey",
     "AuditLog",
     "Campaign",
@@ -22,6 +23,7 @@ __all__ = [
     "LedgerEntry",
     "Member",
     "Order",
+    "OrderFacts",
     "OutboxEvent",
     "PENDING_STATUSES",
     "Redemption",

@@ -1,5 +1,6 @@
-"""The retention dashboard's figures: SQL aggregates over orders, the ledger and the per-customer rollup,
-turned into numbers by app.loyalty.analytics (the formulas live there, once).
+"""The retention dashboard's figures: SQL aggregates over the analytics rollups (kept ahead of the dashboard,
+per order change and by a rebuild job), the ledger and members, turned into numbers by app.loyalty.analytics
+(the formulas live there, once). PostgreSQL only.
 
 Which orders count: paid or partially refunded, not cancelled, not test, with a customer; revenue is the
 order's current total (net of refunds). Dates are UTC days; a range [from, to] includes both days.
@@ -7,6 +8,7 @@ order's current total (net of refunds). Dates are UTC days; a range [from, to] i
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -24,8 +26,6 @@ PAID = ("o.financial_status IN ('paid', 'partially_refunded') AND o.cancelled = 
         "AND o.customer_id IS NOT NULL")
 # A customer is "active" at a moment when they ordered within this many days before it (churn, retention).
 ACTIVE_DAYS = 365
-# How old the per-customer rollup may get before a dashboard read rebuilds it.
-STALE_AFTER = timedelta(minutes=15)
 COHORT_MONTHS = 12
 ISSUED_KINDS = tuple(sorted(rules.EARNING_KINDS | {rules.TIER_BONUS}))
 REDEEM_KINDS = (rules.REDEEM, rules.REDEEM_REVERSED, rules.CODE_REFUNDED)
@@ -96,129 +96,217 @@ def _num(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-# --- the per-customer rollup -----------------------------------------------------------------------
+# --- the rollups: per counted order (analytics_orders) and per customer (analytics_customers) ------------
+#
+# Both are derived from orders by the same statements, per customer (refresh_customer, on the order path) or
+# per shop (refresh_shop, a job). The dashboard only reads them: it never rebuilds inside a request.
 
-_REFRESH_SELECT = f"""
-    SELECT :shop_id, r.customer_id, MAX(CASE WHEN r.member_id IS NOT NULL THEN 1 ELSE 0 END) = 1,
-           MIN(r.processed_at), MIN(CASE WHEN r.rn = 2 THEN r.processed_at END), MAX(r.processed_at),
-           COUNT(*), COALESCE(SUM(r.total_price), 0), :now
-    FROM (SELECT o.customer_id, o.member_id, o.processed_at, o.total_price,
-                 ROW_NUMBER() OVER (PARTITION BY o.customer_id ORDER BY o.processed_at, o.id) AS rn
-          FROM orders o WHERE o.shop_id = :shop_id AND {PAID} AND o.processed_at IS NOT NULL {{extra}}) r
-    GROUP BY r.customer_id
+_LOCK = 872301  # advisory lock class: the shop's rollup (shared per customer refresh, exclusive for a rebuild)
+_CUSTOMER_LOCK = 872302
+
+_FACTS_INSERT = f"""
+    INSERT INTO analytics_orders (id, shop_id, customer_id, processed_at, total_price, first_at, prev_at, prev2_at,
+                                  member_before_at, member_after_at)
+    SELECT o.id, o.shop_id, o.customer_id, o.processed_at, o.total_price,
+           FIRST_VALUE(o.processed_at) OVER w, LAG(o.processed_at, 1) OVER w, LAG(o.processed_at, 2) OVER w,
+           MAX(CASE WHEN o.member_id IS NOT NULL THEN o.processed_at END)
+               OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+           MIN(CASE WHEN o.member_id IS NOT NULL THEN o.processed_at END)
+               OVER (w ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+    FROM orders o
+    WHERE o.shop_id = :shop_id AND {PAID} AND o.processed_at IS NOT NULL {{extra}}
+    WINDOW w AS (PARTITION BY o.customer_id ORDER BY o.processed_at, o.id)
+    {{conflict}}
 """
-_COLUMNS = ("shop_id, customer_id, is_member, first_order_at, second_order_at, last_order_at, orders_count, "
-            "revenue, refreshed_at")
+# The per-customer row follows from the facts, so the two can never disagree.
+_CUSTOMERS_INSERT = """
+    INSERT INTO analytics_customers (shop_id, customer_id, is_member, first_order_at, second_order_at, last_order_at,
+                                     orders_count, revenue, refreshed_at)
+    SELECT :shop_id, customer_id, bool_or(member_after_at IS NOT NULL), MIN(processed_at),
+           MIN(processed_at) FILTER (WHERE prev_at IS NOT NULL AND prev2_at IS NULL), MAX(processed_at),
+           COUNT(*), COALESCE(SUM(total_price), 0), :now
+    FROM analytics_orders WHERE shop_id = :shop_id {extra}
+    GROUP BY customer_id
+    {conflict}
+"""
+_FACTS_UPSERT = """ON CONFLICT (id) DO UPDATE SET shop_id = EXCLUDED.shop_id, customer_id = EXCLUDED.customer_id,
+    processed_at = EXCLUDED.processed_at, total_price = EXCLUDED.total_price, first_at = EXCLUDED.first_at,
+    prev_at = EXCLUDED.prev_at, prev2_at = EXCLUDED.prev2_at, member_before_at = EXCLUDED.member_before_at,
+    member_after_at = EXCLUDED.member_after_at"""
+_CUSTOMERS_UPSERT = """ON CONFLICT (shop_id, customer_id) DO UPDATE SET is_member = EXCLUDED.is_member,
+    first_order_at = EXCLUDED.first_order_at, second_order_at = EXCLUDED.second_order_at,
+    last_order_at = EXCLUDED.last_order_at, orders_count = EXCLUDED.orders_count, revenue = EXCLUDED.revenue,
+    refreshed_at = EXCLUDED.refreshed_at"""
 
 
 def refresh_shop(shop_id: int) -> int:
-    """Rebuilds the shop's per-customer rollup from its orders in one statement. Commits. Run by the daily
-    job, by the dashboard when the rollup is older than STALE_AFTER, and by the bench."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(872301, :s)"), {"s": shop_id})
-    db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id"), {"shop_id": shop_id})
-    result = db.session.execute(
-        text(f"INSERT INTO analytics_customers ({_COLUMNS}) " + _REFRESH_SELECT.format(extra="")),
-        {"shop_id": shop_id, "now": utcnow()},
-    )
+    """Rebuilds the shop's rollups from its orders (a job: ≈10 s at a million orders). Commits.
+
+    Holds the shop's lock exclusively meanwhile, so an order change that commits during the rebuild waits in
+    refresh_customer and then recomputes its customer from what the rebuild left: nothing is lost."""
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:k, CAST(:s AS integer))"), {"k": _LOCK, "s": shop_id})
+    params = {"shop_id": shop_id, "now": utcnow()}
+    db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id"), params)
+    db.session.execute(text("DELETE FROM analytics_orders WHERE shop_id = :shop_id"), params)
+    orders = db.session.execute(text(_FACTS_INSERT.format(extra="", conflict=_FACTS_UPSERT)), params).rowcount
+    customers = db.session.execute(text(_CUSTOMERS_INSERT.format(extra="", conflict="")), params).rowcount
+    db.session.execute(text("""
+        INSERT INTO analytics_shops (shop_id, rebuilt_at, customers, orders) VALUES (:shop_id, :now, :c, :o)
+        ON CONFLICT (shop_id) DO UPDATE SET rebuilt_at = EXCLUDED.rebuilt_at, customers = EXCLUDED.customers,
+                                            orders = EXCLUDED.orders"""),
+                       {**params, "c": int(customers or 0), "o": int(orders or 0)})
     db.session.commit()
-    return int(result.rowcount or 0)
+    return int(customers or 0)
 
 
 def refresh_customer(shop_id: int, customer_id: int) -> None:
-    """Recomputes one customer's row from their orders (index on shop_id, customer_id). For the order path:
-    call after an order's state changes, in its transaction (does not commit)."""
-    params = {"shop_id": shop_id, "customer_id": customer_id, "now": utcnow()}
+    """Recomputes one customer's rollup rows from their orders (a few indexed rows). For the order path: call
+    after an order of this customer was created or changed, in the same transaction; does not commit.
+    Idempotent. When an order moves from one customer to another, call it for both."""
+    params = {"shop_id": shop_id, "customer_id": customer_id, "now": utcnow(), "k": _LOCK, "ck": _CUSTOMER_LOCK}
+    # Shared with other customers, exclusive against a full rebuild; and one refresher per customer at a time,
+    # so the last one to commit has seen every other's order change.
+    db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k, CAST(:shop_id AS integer)), "
+                            "pg_advisory_xact_lock(:ck, hashtext(CAST(:shop_id AS text) || '/' || "
+                            "CAST(:customer_id AS text)))"), params)
+    db.session.execute(text("""
+        DELETE FROM analytics_orders WHERE shop_id = :shop_id
+          AND (customer_id = :customer_id
+               OR id IN (SELECT id FROM orders WHERE shop_id = :shop_id AND customer_id = :customer_id))"""), params)
     db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id AND customer_id = :customer_id"),
                        params)
-    db.session.execute(
-        text(f"INSERT INTO analytics_customers ({_COLUMNS}) "
-             + _REFRESH_SELECT.format(extra="AND o.customer_id = :customer_id")),
-        params,
-    )
+    db.session.execute(text(_FACTS_INSERT.format(extra="AND o.customer_id = :customer_id", conflict=_FACTS_UPSERT)),
+                       params)
+    db.session.execute(text(_CUSTOMERS_INSERT.format(extra="AND customer_id = :customer_id",
+                                                     conflict=_CUSTOMERS_UPSERT)), params)
 
 
-def ensure_fresh(shop_id: int) -> None:
-    """Rebuilds a stale rollup once: the dashboard asks for three figures at once, and concurrent rebuilds
-    would collide, so the rebuild runs under a per-shop advisory lock and re-checks after waiting for it."""
-    if _is_stale(shop_id):
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("SELECT pg_advisory_xact_lock(872301, :s)"), {"s": shop_id})
-            if not _is_stale(shop_id):
-                db.session.commit()  # releases the lock
-                return
-        refresh_shop(shop_id)
+def rebuild_shop(shop_id: int) -> int:
+    """RQ entry point (bulk queue) of refresh_shop: opens the worker's app context."""
+    from app.jobs import current_jobs, job_context
+
+    with job_context():
+        try:
+            return refresh_shop(shop_id)
+        finally:
+            jobs = current_jobs()
+            if not jobs.in_process:
+                # The next request for a rebuild may queue one again (the flag expires within the hour anyway).
+                with suppress(Exception):
+                    jobs.redis.delete(_rebuild_flag(jobs.prefix, shop_id))
 
 
-def _is_stale(shop_id: int) -> bool:
-    last = db.session.execute(
-        text("SELECT MAX(refreshed_at) FROM analytics_customers WHERE shop_id = :s"), {"s": shop_id}
-    ).scalar()
-    if last is not None and not isinstance(last, datetime):  # SQLite hands back text
-        last = datetime.fromisoformat(str(last))
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    return last is None or utcnow() - last > STALE_AFTER
+def refresh_all() -> dict[str, int]:
+    """Daily heal (schedule "analytics"): rebuilds every installed shop's rollups, one shop per transaction."""
+    ids = db.session.execute(text("SELECT id FROM shops WHERE installed_at IS NOT NULL AND uninstalled_at IS NULL "
+                                  "ORDER BY id")).scalars().all()
+    return {str(i): refresh_shop(int(i)) for i in ids}
+
+
+def rollup_as_of(shop_id: int) -> datetime | None:
+    """When the rollups were last rebuilt in full, or None when never: then a rebuild is queued (once) and the
+    figures come from what exists. Between rebuilds the order path keeps them current."""
+    at = db.session.execute(text("SELECT rebuilt_at FROM analytics_shops WHERE shop_id = :s"), {"s": shop_id}).scalar()
+    if at is None:
+        queue_rebuild(shop_id)
+        at = db.session.execute(text("SELECT rebuilt_at FROM analytics_shops WHERE shop_id = :s"),
+                                {"s": shop_id}).scalar()
+    return None if at is None else _aware(at)
+
+
+def queue_rebuild(shop_id: int) -> bool:
+    """Queues one rebuild on the bulk queue (in-process when the app runs without Redis, as every job does).
+    False when one is already queued or Redis is down (the daily rebuild will come)."""
+    from app.jobs import current_jobs
+
+    jobs = current_jobs()
+    if not jobs.in_process:
+        try:  # one queued rebuild per shop at a time, however many dashboards ask
+            if not jobs.redis.set(_rebuild_flag(jobs.prefix, shop_id), "1", nx=True, ex=3600):
+                return False
+        except Exception:
+            return False
+    return jobs.enqueue("bulk", rebuild_shop, shop_id, job_id=f"analytics-rebuild-{shop_id}")
+
+
+def _rebuild_flag(prefix: str, shop_id: int) -> str:
+    return f"regulars:{prefix}analytics-rebuild:{shop_id}"
 
 
 # --- figures ---------------------------------------------------------------------------------------
 
+# One pass over the order facts from a year before the period to its end gives the period figures by
+# membership and the counts behind churn and retention. A customer counts once per window through their
+# first order in it (prev_at before the window); a repeat customer through their second order in the
+# period; they are a member in the period when any of their orders in it was a member's.
+_SUMMARY_SQL = """
+    SELECT m, COUNT(*) FILTER (WHERE inp AND (prev_at IS NULL OR prev_at < :a)),
+           COUNT(*) FILTER (WHERE inp AND prev_at >= :a AND (prev2_at IS NULL OR prev2_at < :a)),
+           COUNT(*) FILTER (WHERE inp), COALESCE(SUM(total_price) FILTER (WHERE inp), 0),
+           COUNT(*) FILTER (WHERE inp AND prev_at IS NULL),
+           COUNT(*) FILTER (WHERE processed_at >= :w1 AND processed_at < :a AND (prev_at IS NULL OR prev_at < :w1)),
+           COUNT(*) FILTER (WHERE processed_at >= :w2 AND (prev_at IS NULL OR prev_at < :w2)),
+           COUNT(*) FILTER (WHERE prev_at IS NULL OR prev_at < :lo)
+    FROM (SELECT processed_at, total_price, prev_at, prev2_at, processed_at >= :a AS inp,
+                 CASE WHEN processed_at >= :a
+                      THEN COALESCE(member_before_at >= :a, false) OR COALESCE(member_after_at < :b, false) END AS m
+          FROM analytics_orders WHERE shop_id = :s AND processed_at >= :lo AND processed_at < :b) x
+    GROUP BY m
+"""
+# Customers active at both the start and the end, when the two windows do not overlap (periods over a year).
+_KEPT_SQL = """
+    SELECT COUNT(*) FROM
+      (SELECT customer_id FROM analytics_orders WHERE shop_id = :s AND processed_at >= :w1 AND processed_at < :a
+         AND (prev_at IS NULL OR prev_at < :w1)) s
+      JOIN
+      (SELECT customer_id FROM analytics_orders WHERE shop_id = :s AND processed_at >= :w2 AND processed_at < :b
+         AND (prev_at IS NULL OR prev_at < :w2)) e USING (customer_id)
+"""
 
-def _period_orders(shop_id: int, period: Period) -> dict[bool, dict[str, Any]]:
-    rows = db.session.execute(text(f"""
-        SELECT c.m, COUNT(*), SUM(CASE WHEN c.n >= 2 THEN 1 ELSE 0 END), SUM(c.n), COALESCE(SUM(c.rev), 0)
-        FROM (SELECT o.customer_id, COUNT(*) AS n, SUM(o.total_price) AS rev,
-                     MAX(CASE WHEN o.member_id IS NOT NULL THEN 1 ELSE 0 END) AS m
-              FROM orders o
-              WHERE o.shop_id = :s AND {PAID} AND o.processed_at >= :a AND o.processed_at < :b
-              GROUP BY o.customer_id) c
-        GROUP BY c.m"""), {"s": shop_id, "a": period.start, "b": period.end}).all()
-    out = {m: {"customers": 0, "repeat": 0, "orders": 0, "revenue": Decimal(0)} for m in (False, True)}
-    for m, customers, repeat, orders, revenue in rows:
-        out[bool(m)] = {"customers": int(customers), "repeat": int(repeat or 0), "orders": int(orders or 0),
-                        "revenue": Decimal(revenue or 0)}
-    return out
 
-
-def _activity(shop_id: int, period: Period) -> tuple[int, int, int, int]:
-    """(active at start S, active at end E, new in period N, S customers still active at the end)."""
+def _period_figures(shop_id: int, period: Period) -> tuple[dict[bool, dict[str, Any]], tuple[int, int, int, int]]:
+    """(period figures by membership, (active at start S, active at end E, new in period N, S still active at
+    the end))."""
     window = timedelta(days=ACTIVE_DAYS)
-    row = db.session.execute(text(f"""
-        SELECT SUM(c.at_start), SUM(c.at_end), SUM(c.at_start * c.at_end)
-        FROM (SELECT o.customer_id,
-                     MAX(CASE WHEN o.processed_at >= :sa AND o.processed_at < :a THEN 1 ELSE 0 END) AS at_start,
-                     MAX(CASE WHEN o.processed_at >= :eb AND o.processed_at < :b THEN 1 ELSE 0 END) AS at_end
-              FROM orders o
-              WHERE o.shop_id = :s AND {PAID} AND o.processed_at >= :lo AND o.processed_at < :b
-              GROUP BY o.customer_id) c"""),
-        {"s": shop_id, "a": period.start, "b": period.end, "sa": period.start - window, "eb": period.end - window,
-         "lo": min(period.start - window, period.end - window)}).one()
-    new = db.session.execute(text(
-        "SELECT COUNT(*) FROM analytics_customers WHERE shop_id = :s AND first_order_at >= :a AND first_order_at < :b"),
-        {"s": shop_id, "a": period.start, "b": period.end}).scalar()
-    return int(row[0] or 0), int(row[1] or 0), int(new or 0), int(row[2] or 0)
+    params = {"s": shop_id, "a": period.start, "b": period.end, "w1": period.start - window,
+              "w2": period.end - window, "lo": period.start - window}
+    out = {m: {"customers": 0, "repeat": 0, "orders": 0, "revenue": Decimal(0)} for m in (False, True)}
+    new = at_start = at_end = union = 0
+    for m, customers, repeat, orders, revenue, first, s_, e_, u_ in db.session.execute(text(_SUMMARY_SQL), params):
+        at_start, at_end, union = at_start + int(s_), at_end + int(e_), union + int(u_)
+        if m is None:
+            continue
+        out[bool(m)] = {"customers": int(customers), "repeat": int(repeat), "orders": int(orders),
+                        "revenue": Decimal(revenue)}
+        new += int(first)
+    if period.end - window <= period.start:
+        # The windows [a − 365 d, a) and [b − 365 d, b) overlap: the union is one window, |S ∩ E| = S + E − |S ∪ E|.
+        kept = at_start + at_end - union
+    else:
+        kept = int(db.session.execute(text(_KEPT_SQL), params).scalar() or 0)
+    return out, (at_start, at_end, new, kept)
 
 
 def _days_to_second(shop_id: int, period: Period) -> tuple[Decimal | None, Decimal | None]:
     """(median days to second order for second orders in the period, average lifespan in years)."""
-    rows = db.session.execute(text("""
-        SELECT first_order_at, second_order_at FROM analytics_customers
-        WHERE shop_id = :s AND second_order_at >= :a AND second_order_at < :b"""),
-        {"s": shop_id, "a": period.start, "b": period.end}).all()
-    median = f.median_days_to_second_order([(_aware(a), _aware(b)) for a, b in rows])
+    # The two middle gaps, picked by the database; the median itself is app.loyalty's, on exactly those gaps.
+    n, low, high = db.session.execute(text("""
+        SELECT COUNT(*),
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY second_order_at - first_order_at),
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY second_order_at - first_order_at DESC)
+        FROM analytics_customers WHERE shop_id = :s AND second_order_at >= :a AND second_order_at < :b"""),
+        {"s": shop_id, "a": period.start, "b": period.end}).one()
+    middle = [low] if n % 2 else [low, high]
+    median = f.median_days_to_second_order([(_EPOCH, _EPOCH + gap) for gap in middle]) if n else None
     # Average lifespan of repeat customers (first to last order); one-time buyers have no lifespan to measure.
-    count, total = db.session.execute(text(_LIFESPAN_SQL[db.engine.dialect.name == "postgresql"]),
-                                      {"s": shop_id}).one()
+    count, total = db.session.execute(text(_LIFESPAN_SQL), {"s": shop_id}).one()
     lifespan = Decimal(str(total)) / Decimal(count) / Decimal(365) if count else None
     return median, lifespan
 
 
-_LIFESPAN_SQL = {
-    True: "SELECT COUNT(*), SUM(EXTRACT(EPOCH FROM (last_order_at - first_order_at)) / 86400.0) FROM analytics_customers "
-          "WHERE shop_id = :s AND orders_count >= 2",
-    False: "SELECT COUNT(*), SUM(julianday(last_order_at) - julianday(first_order_at)) FROM analytics_customers "
-           "WHERE shop_id = :s AND orders_count >= 2",
-}
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_LIFESPAN_SQL = ("SELECT COUNT(*), SUM(EXTRACT(EPOCH FROM (last_order_at - first_order_at)) / 86400.0) "
+                 "FROM analytics_customers WHERE shop_id = :s AND orders_count >= 2")
 
 
 def _aware(value: Any) -> datetime:
@@ -266,8 +354,8 @@ def _referral_revenue(shop_id: int, period: Period) -> Decimal:
 
 def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, Any]:
     """Every headline figure of the dashboard by contract.md's names (money and rates as strings)."""
-    ensure_fresh(shop.id)
-    groups = _period_orders(shop.id, period)
+    as_of = rollup_as_of(shop.id)
+    groups, (at_start, at_end, new, kept) = _period_figures(shop.id, period)
     customers = sum(g["customers"] for g in groups.values())
     repeat = sum(g["repeat"] for g in groups.values())
     orders = sum(g["orders"] for g in groups.values())
@@ -277,7 +365,6 @@ def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, 
     per_year = f.purchase_frequency(orders * 365, customers * period.days) if customers else None
     median, lifespan = _days_to_second(shop.id, period)
     clv = f.customer_lifetime_value(aov, per_year, lifespan)
-    at_start, at_end, new, kept = _activity(shop.id, period)
     points = _points(shop.id, period)
     owed = liability(shop, settings)
     by_membership = {}
@@ -292,6 +379,7 @@ def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, 
         "from": period.start.date().isoformat(),
         "to": (period.end - timedelta(days=1)).date().isoformat(),
         "currency": shop.currency,
+        "rollup_as_of": _iso(as_of),
         "customers": customers,
         "orders": orders,
         "revenue": _num(revenue),
@@ -320,7 +408,7 @@ def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, 
 
 def segments(shop: Shop, now: datetime | None = None) -> dict[str, Any]:
     """Recency buckets (count and revenue) and RFM segments of all customers, as of now."""
-    ensure_fresh(shop.id)
+    as_of = rollup_as_of(shop.id)
     now = now or utcnow()
     # recency_bucket counts whole days: "<= 30 days" means last order after now − 31 days.
     rows = db.session.execute(text("""
@@ -347,18 +435,18 @@ def segments(shop: Shop, now: datetime | None = None) -> dict[str, Any]:
     rfm = {n: {"customers": 0, "revenue": "0"} for n in names}
     for seg, count, revenue in rfm_rows:
         rfm[seg] = {"customers": int(count), "revenue": _num(Decimal(revenue))}
-    return {"as_of": now.isoformat(), "recency": recency, "rfm": rfm, "formulas": FORMULAS}
+    return {"as_of": now.isoformat(), "rollup_as_of": _iso(as_of), "recency": recency, "rfm": rfm,
+            "formulas": FORMULAS}
 
 
 def cohorts(shop: Shop, period: Period) -> dict[str, Any]:
     """Monthly cohorts (month of first order within the period, at most the last 12) and the share of each
     that ordered 0, 1, 2… months after their first month, up to the end of the period."""
-    ensure_fresh(shop.id)
+    as_of = rollup_as_of(shop.id)
     last_month = _month_start(period.end - timedelta(days=1))
     first_month = max(_month_start(period.start), _add_months(last_month, -(COHORT_MONTHS - 1)))
     end = _add_months(last_month, 1)
-    rows = db.session.execute(text(_COHORT_SQL[db.engine.dialect.name == "postgresql"].format(paid=PAID)),
-                              {"s": shop.id, "a": first_month, "b": end}).all()
+    rows = db.session.execute(text(_COHORT_SQL), {"s": shop.id, "a": first_month, "b": end}).all()
     active: dict[tuple[date, int], int] = {}
     for cohort, month, count in rows:
         cohort_d = _as_date(cohort)
@@ -372,27 +460,21 @@ def cohorts(shop: Shop, period: Period) -> dict[str, Any]:
         months_seen = (last_month.year - key.year) * 12 + last_month.month - key.month + 1
         cells = [_num(f._percent(active.get((key, k), 0), size)) for k in range(months_seen)]
         grid.append({"cohort": key.strftime("%Y-%m"), "customers": size, "retention": cells})
-    return {"cohorts": grid, "formula": FORMULAS["cohorts"]}
+    return {"cohorts": grid, "rollup_as_of": _iso(as_of), "formula": FORMULAS["cohorts"]}
 
 
-_COHORT_SQL = {
-    True: """
-        SELECT date_trunc('month', c.first_order_at AT TIME ZONE 'UTC') AS cohort,
-               date_trunc('month', o.processed_at AT TIME ZONE 'UTC') AS month, COUNT(DISTINCT o.customer_id)
-        FROM analytics_customers c
-        JOIN orders o ON o.shop_id = c.shop_id AND o.customer_id = c.customer_id
-        WHERE c.shop_id = :s AND c.first_order_at >= :a AND c.first_order_at < :b
-          AND o.shop_id = :s AND {paid} AND o.processed_at >= :a AND o.processed_at < :b
-        GROUP BY 1, 2""",
-    False: """
-        SELECT strftime('%Y-%m-01', c.first_order_at) AS cohort, strftime('%Y-%m-01', o.processed_at) AS month,
-               COUNT(DISTINCT o.customer_id)
-        FROM analytics_customers c
-        JOIN orders o ON o.shop_id = c.shop_id AND o.customer_id = c.customer_id
-        WHERE c.shop_id = :s AND c.first_order_at >= :a AND c.first_order_at < :b
-          AND {paid} AND o.processed_at >= :a AND o.processed_at < :b
-        GROUP BY 1, 2""",
-}
+# A customer counts once per month through their first order in it (prev_at before the month began).
+_COHORT_SQL = """
+    SELECT date_trunc('month', first_at AT TIME ZONE 'UTC') AS cohort,
+           date_trunc('month', processed_at AT TIME ZONE 'UTC') AS month, COUNT(*)
+    FROM analytics_orders
+    WHERE shop_id = :s AND first_at >= :a AND first_at < :b AND processed_at >= :a AND processed_at < :b
+      AND (prev_at IS NULL OR prev_at < date_trunc('month', processed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+    GROUP BY 1, 2"""
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
 
 
 def _as_date(value: Any) -> date:
