@@ -1,7 +1,7 @@
 """The public API's program document: settings, tiers, rewards and referral offer in contract.md's shape.
 
-Representation (documented in the OpenAPI text of v1): money, rates and multipliers are decimal
-strings ("5", "0.01", "10.00", "1.5"), never floats; points, days and ids are integers. PATCH takes
+Representation: money is a 2-decimal string ("10.00"; a reward's `value` too, also for percent),
+rates, thresholds and multipliers are decimal strings ("5", "0.01", "1.5"), never floats; points, days and ids are integers. PATCH takes
 any subset; numbers or numeric strings are accepted. `tiers` and `rewards`, when given, are the whole
 list: items with an `id` update that tier/reward, items without one create it, and those left out are
 removed (tiers) or deactivated (rewards, so past redemptions keep their reward). All or nothing: a
@@ -45,8 +45,12 @@ class ProgramInvalid(ValueError):
 def _dec(value: Decimal | None) -> str | None:
     if value is None:
         return None
-    text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
-    return text
+    # Trailing zeros dropped ("1.500" → "1.5", "1000.00" → "1000"): the number, not the column's scale.
+    return format(value.normalize(), "f")
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.01")))
 
 
 def _tiers(shop: Shop) -> list[Tier]:
@@ -56,8 +60,8 @@ def _tiers(shop: Shop) -> list[Tier]:
 
 def reward_json(r: Reward) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": r.id, "type": r.type, "name": r.name, "points_cost": r.points_cost, "value": _dec(r.value),
-        "minimum_subtotal": _dec(r.minimum_subtotal), "tier_id": r.tier_id, "active": r.active,
+        "id": r.id, "type": r.type, "name": r.name, "points_cost": r.points_cost, "value": _money(r.value),
+        "minimum_subtotal": _money(r.minimum_subtotal), "tier_id": r.tier_id, "active": r.active,
     }
     if r.type == "variable":
         out["min_points"], out["max_points"] = r.variable_min_points, r.variable_max_points
@@ -77,7 +81,7 @@ def program_document(shop: Shop) -> dict[str, Any]:
         for t in _tiers(shop)
     ]
     doc["rewards"] = [reward_json(r) for r in list_rewards(shop, active_only=True)]
-    doc["referral"] = {"friend_discount": _dec(Decimal(str(s["referral_friend_discount"]))),
+    doc["referral"] = {"friend_discount": _money(Decimal(str(s["referral_friend_discount"]))),
                        "advocate_points": s["referral_advocate_points"]}
     doc["refund_expired_codes"] = s["refund_expired_codes"]
     doc["currency"] = shop.currency
