@@ -88,7 +88,7 @@ def main() -> None:
         t0 = time.perf_counter()
         shop_id = db.session.execute(text("SELECT id FROM shops WHERE domain = :d"), {"d": SHOP}).scalar_one()
         n = analytics.refresh_shop(shop_id)
-        print(f"rollup refresh (job, not per request): {n:,} customers in {time.perf_counter() - t0:.2f} s")
+        print(f"rollup rebuild (the job, never in a request): {n:,} customers in {time.perf_counter() - t0:.2f} s")
     client = app.test_client()
     today = datetime.now(UTC).date()
     endpoints = [
