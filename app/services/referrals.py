@@ -34,6 +34,7 @@ from app.loyalty.referrals import referral_url as domain_referral_url
 from app.models import Member, Order, Referral, Shop, utcnow
 from app.services import audit
 from app.services.ledger import emit_event, lock_member, post_entry
+from app.services.rewards import CLOCK_SKEW
 
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
@@ -139,7 +140,7 @@ def create_friend_code(shop: Shop, advocate_code: str, email: str, *, now: datet
     discount: dict[str, Any] = {
         "title": "Regulars: referral welcome",
         "code": code,
-        "startsAt": now.isoformat(),
+        "startsAt": (now - CLOCK_SKEW).isoformat(),
         "endsAt": (now + timedelta(days=settings.code_expiry_days)).isoformat(),
         # The friend has no customer id yet; one use, and attribution checks "first order" server-side.
         "context": {"all": "ALL"},
@@ -205,13 +206,12 @@ def on_order_changed(shop: Shop, order: Order) -> None:
     codes = _order_codes(order)
     if not codes:
         return
-    referral = db.session.execute(
+    found = db.session.execute(
         select(Referral).where(Referral.shop_id == shop.id, Referral.status == "invited",
                                func.upper(Referral.friend_code).in_(codes)).with_for_update()
     ).scalars().first()
-    if referral is None:
-        return
-    _attribute(shop, referral, order)
+    if found is not None:
+        _attribute(shop, found, order)
 
 
 def _attribute(shop: Shop, referral: Referral, order: Order) -> None:

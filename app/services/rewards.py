@@ -46,6 +46,9 @@ IN_FLIGHT_WAIT_SECONDS = 10.0
 # A redemption still pending after this long was interrupted (worker died): the sweeper settles it.
 STALE_PENDING_AFTER = timedelta(minutes=5)
 PAID_STATUSES = ("paid", "partially_refunded")
+# Codes start this much before our clock: Shopify's clock may be behind ours, and a code that is still
+# "scheduled" there would be refused at the checkout the shopper goes to at once.
+CLOCK_SKEW = timedelta(minutes=1)
 
 _CREATE_MUTATIONS = {
     "discountCodeBasicCreate": (
@@ -430,7 +433,7 @@ def _create_code(shop: Shop, request: DiscountRequest, code: str) -> tuple[str |
 def _issue(shop: Shop, redemption: Redemption, spec: RewardSpec, quote: Quote, customer_id: int,
            now: datetime, actor: str | None) -> Redemption:
     assert redemption.expires_at is not None
-    request = _discount_request(spec, quote, redemption.code, customer_id, now, redemption.expires_at)
+    request = _discount_request(spec, quote, redemption.code, customer_id, now - CLOCK_SKEW, redemption.expires_at)
     discount_gid, why = _create_code(shop, request, redemption.code)
     if discount_gid is not None:
         redemption.status = "issued"
@@ -483,7 +486,7 @@ def settle_stale_pending(now: datetime | None = None) -> int:
         else:
             quote = Quote(reward.id, redemption.points, redemption.value)
             request = _discount_request(spec_of(reward), quote, redemption.code, member.customer_id,
-                                        redemption.created_at, redemption.expires_at)
+                                        redemption.created_at - CLOCK_SKEW, redemption.expires_at)
             # A retry of the same code: TAKEN means the first attempt created it.
             discount_gid, why = _create_code_with_lookup(shop, request, redemption.code)
             if discount_gid:

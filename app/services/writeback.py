@@ -83,6 +83,7 @@ def sync_due(limit: int = BATCH_MEMBERS) -> int:
     ).all()
     by_shop: dict[int, list[tuple[int, datetime]]] = {}
     for mid, sid, requested in rows:
+        assert requested is not None  # selected on it
         by_shop.setdefault(sid, []).append((mid, requested))
     written = 0
     for shop_id, members in by_shop.items():
