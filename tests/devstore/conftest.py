@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from devstore_support import API_KEY, API_SECRET, SHOP
+from tests.devstore.devstore_support import API_KEY, API_SECRET, SHOP
 from flask import Flask, request
 from shopify_app import ShopifyApp
 from werkzeug.serving import make_server

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from devstore_support import SHOP
+from tests.devstore.devstore_support import SHOP
 
 from devstore.models import gql_time
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from devstore_support import API_KEY, API_SECRET, SHOP
+from tests.devstore.devstore_support import API_KEY, API_SECRET, SHOP
 from shopify_app import ShopifyApp
 
 from devstore import mint_session_token

@@ -6,7 +6,7 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 import jwt
-from devstore_support import API_KEY, API_SECRET
+from tests.devstore.devstore_support import API_KEY, API_SECRET
 from shopify_app import ShopifyApp
 
 from devstore.tokens import (

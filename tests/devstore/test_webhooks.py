@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 import httpx
-from devstore_support import API_SECRET, SHOP
+from tests.devstore.devstore_support import API_SECRET, SHOP
 
 from devstore.tokens import webhook_hmac
 
