@@ -148,18 +148,22 @@ def refresh_shop(shop_id: int) -> int:
     params = {"shop_id": shop_id, "now": utcnow()}
     db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id"), params)
     db.session.execute(text("DELETE FROM analytics_orders WHERE shop_id = :shop_id"), params)
-    orders = db.session.execute(text(_FACTS_INSERT.format(extra="", conflict=_FACTS_UPSERT)), params).rowcount
-    customers = db.session.execute(text(_CUSTOMERS_INSERT.format(extra="", conflict="")), params).rowcount
+    orders = _rowcount(db.session.execute(text(_FACTS_INSERT.format(extra="", conflict=_FACTS_UPSERT)), params))
+    customers = _rowcount(db.session.execute(text(_CUSTOMERS_INSERT.format(extra="", conflict="")), params))
     db.session.execute(text("""
         INSERT INTO analytics_shops (shop_id, rebuilt_at, customers, orders) VALUES (:shop_id, :now, :c, :o)
         ON CONFLICT (shop_id) DO UPDATE SET rebuilt_at = EXCLUDED.rebuilt_at, customers = EXCLUDED.customers,
                                             orders = EXCLUDED.orders"""),
-                       {**params, "c": int(customers or 0), "o": int(orders or 0)})
+                       {**params, "c": customers, "o": orders})
     db.session.commit()
     # Fresh statistics: planned on the counts of an empty table, the dashboard's joins take seconds, not ms.
     db.session.execute(text("ANALYZE analytics_orders, analytics_customers"))
     db.session.commit()
-    return int(customers or 0)
+    return customers
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def refresh_customer(shop_id: int, customer_id: int) -> None:
