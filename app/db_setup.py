@@ -34,4 +34,8 @@ def _sqlite_fixups(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
+        # An AUTOCOMMIT connection (the webhook receiver's one-statement insert) must stay without a
+        # transaction: a BEGIN here would hold its insert until a COMMIT that autocommit never sends.
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
         conn.exec_driver_sql("BEGIN")

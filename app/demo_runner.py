@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-import warnings
 import threading
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,21 +38,10 @@ def _install(app: Flask, store: Any) -> None:
 
 def _apply_program_defaults(app: Flask) -> None:
     """The admin's first-run setup with its defaults (three tiers, two rewards, referral offer)."""
-    from app.services import shops
+    from app.services import setup, shops
 
-    try:
-        from app.services import setup
-    except ImportError:
-        return
     shop = shops.get_shop(DEMO_SHOP)
-    for name in ("apply_defaults", "complete_setup", "run_first_setup"):
-        fn = getattr(setup, name, None)
-        if fn is not None:
-            try:
-                fn(shop, actor="demo")
-            except TypeError:
-                fn(shop)
-            return
+    setup.complete_setup(shop, setup.defaults()["settings"], actor="demo")
 
 
 def _seed(store: Any, rng: random.Random) -> list[dict[str, Any]]:
