@@ -59,11 +59,11 @@ def test_redeeming_another_shops_reward_is_refused(unchanged, hostile, reward):
                                        st.sampled_from(["beta", "beta.myshopify.com", "11000000000000900", "%", "*",
                                                         "' OR 1=1 --", "-1", "999999999999999999999"])),
                              max_size=4))
-def test_reads_with_this_shops_token_never_show_another_shops_data(unchanged, hostile, route, query):
+def test_reads_with_this_shops_token_never_show_another_shops_data(unchanged_shop_data, hostile, route, query):
     _app, world = hostile
     method, rule = route
     path = fill(rule, world.beta_customers[0], "members")
-    resp = unchanged.get(path, query_string=query, headers={"Authorization": f"Bearer {session_token(ALPHA)}"})
+    resp = unchanged_shop_data.get(path, query_string=query, headers={"Authorization": f"Bearer {session_token(ALPHA)}"})
     assert resp.status_code < 500, (path, query, resp.status_code)
     assert not _leaks(resp.get_data(), world.beta_secrets), (path, query)
 
