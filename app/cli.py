@@ -61,4 +61,5 @@ def init_app(app: Flask) -> None:
     from app.demo import register as register_demo
 
     register_demo(regulars)
+    __import__("app.cli_engine", fromlist=["register"]).register(regulars)
     app.cli.add_command(regulars)

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -20,6 +20,8 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_orders_shop_customer", "shop_id", "customer_id"),
         Index("ix_orders_shop_processed", "shop_id", "processed_at"),
         Index("ix_orders_member", "member_id"),
+        # The pending-release job looks only at orders that still hold pending points.
+        Index("ix_orders_pending_release", "points_release_at", postgresql_where=text("points_pending > 0")),
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
@@ -49,6 +51,8 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     # Sum of this order's ledger entries plus forgiven points: what the order already counts as having given.
     points_given: Mapped[int] = mapped_column(Integer, default=0)
     points_pending: Mapped[int] = mapped_column(Integer, default=0)
+    # When this order's pending points become available (paid_at + pending_days at the time of booking).
+    points_release_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     discount_codes: Mapped[list[str] | None] = mapped_column(JsonDoc)
     browser_ip: Mapped[str | None] = mapped_column(String(64))
     address_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -14,7 +14,11 @@ from app.models.types import JsonDoc, PrimaryKey, UTCDateTime, utcnow
 
 class OutboxEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_pending", "processed_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_events_pending", "processed_at", "id"),
+        # Reminders (points_expiring) are deduplicated by looking up the member's earlier events.
+        Index("ix_outbox_events_member_kind", "member_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))

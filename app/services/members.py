@@ -1,14 +1,34 @@
-"""Members from Shopify customers: created, updated, deleted, found."""
+"""Members from Shopify customers: created, updated, deleted, found, enrolled (with the sign-up bonus).
+
+Enrolment. A member row exists for every customer Regulars has heard of; `enrolled_at` says whether
+they are in the program. A customer joins (and gets the sign-up bonus, once per member ever) when
+- Shopify creates their account (customers/create), or
+- they join from the widget or the admin (`enroll`), or
+- they place a paid order while not yet a member (the order path enrolls them first, so their first
+  order earns; the sign-up bonus comes with it).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.extensions import db
+from app.loyalty import ledger as rules
+from app.loyalty.actions import birthday_change_allowed, validate_birthday
+from app.loyalty.dates import add_years
+from app.loyalty.referrals import address_from_payload
+from app.loyalty.settings import ProgramSettings
 from app.models import Member, Shop, WebhookDelivery, utcnow
+from app.services.ledger import lock_member, post_entry
+from app.services.program import Conflict, Invalid, NotFound, settings_for
+
+log = logging.getLogger(__name__)
 
 
 def parse_shopify_time(value: Any) -> datetime | None:
@@ -25,7 +45,7 @@ def customer_id_of(payload: dict[str, Any]) -> int:
     raw = payload.get("id")
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         raise ValueError("customer payload has no id")
-    cid = int(raw)
+    cid = int(str(raw).rsplit("/", 1)[-1]) if isinstance(raw, str) else raw
     if cid <= 0 or cid >= 2**63:
         raise ValueError("customer id out of range")
     return cid
@@ -34,29 +54,66 @@ def customer_id_of(payload: dict[str, Any]) -> int:
 def find_member(shop_id: int, customer_id: int, *, lock: bool = False) -> Member | None:
     q = select(Member).where(Member.shop_id == shop_id, Member.customer_id == customer_id)
     if lock:
-        q = q.with_for_update()
+        q = q.with_for_update().execution_options(populate_existing=True)
     return db.session.execute(q).scalar_one_or_none()
+
+
+def get_or_create_member(shop_id: int, customer_id: int) -> tuple[Member, bool]:
+    """The customer's member row, locked FOR UPDATE, created (not enrolled) when missing.
+
+    Insert-if-absent is one `ON CONFLICT DO NOTHING` statement, so two drains that meet the same new
+    customer at once both end up with the one row instead of one of them failing.
+    """
+    member = find_member(shop_id, customer_id, lock=True)
+    if member is not None:
+        return member, False
+    now = utcnow()
+    values = dict(shop_id=shop_id, customer_id=customer_id, points_available=0, points_pending=0,
+                  lifetime_points=0, orders_count=0, created_at=now, updated_at=now)
+    created = True
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = pg_insert(Member).values(**values).on_conflict_do_nothing(index_elements=["shop_id", "customer_id"])
+        created = bool(db.session.execute(stmt.returning(Member.id)).first())
+    else:
+        db.session.add(Member(**values))
+        db.session.flush()
+    member = find_member(shop_id, customer_id, lock=True)
+    assert member is not None
+    return member, created
+
+
+def address_fingerprint(address: dict[str, Any] | None) -> str | None:
+    """A hash of the normalised address: tells two people's addresses apart without keeping a copy."""
+    parsed = address_from_payload(address) if isinstance(address, dict) else None
+    if parsed is None:
+        return None
+    return hashlib.sha256(parsed.normalized().encode()).hexdigest()
+
+
+def apply_customer_fields(member: Member, payload: dict[str, Any]) -> None:
+    """Copies name, email and default address from a Shopify customer object (never onto a redacted member)."""
+    if member.redacted_at is not None:
+        return
+    email = payload.get("email")
+    if isinstance(email, str) and email:
+        member.email = email[:320]
+        member.email_normalized = normalize_email(member.email)
+    for field in ("first_name", "last_name"):
+        value = payload.get(field)
+        if isinstance(value, str):
+            setattr(member, field, value[:255])
+    default_address = payload.get("default_address")
+    if isinstance(default_address, dict):
+        member.address_fingerprint = address_fingerprint(default_address) or member.address_fingerprint
+    created = parse_shopify_time(payload.get("created_at"))
+    if created and member.customer_created_at is None:
+        member.customer_created_at = created
 
 
 def upsert_customer(shop: Shop, payload: dict[str, Any]) -> Member:
     """Creates or refreshes the member row of a Shopify customer payload (no points here). Does not commit."""
-    cid = customer_id_of(payload)
-    member = find_member(shop.id, cid, lock=True)
-    if member is None:
-        member = Member(shop_id=shop.id, customer_id=cid, points_available=0, points_pending=0,
-                        lifetime_points=0, orders_count=0, created_at=utcnow())
-        db.session.add(member)
-    if member.redacted_at is None:
-        email = payload.get("email")
-        member.email = email if isinstance(email, str) else member.email
-        member.email_normalized = normalize_email(member.email)
-        for field in ("first_name", "last_name"):
-            value = payload.get(field)
-            if isinstance(value, str) or value is None:
-                setattr(member, field, value[:255] if isinstance(value, str) else getattr(member, field))
-    created = parse_shopify_time(payload.get("created_at"))
-    if created and member.customer_created_at is None:
-        member.customer_created_at = created
+    member, _ = get_or_create_member(shop.id, customer_id_of(payload))
+    apply_customer_fields(member, payload)
     db.session.flush()
     return member
 
@@ -64,24 +121,120 @@ def upsert_customer(shop: Shop, payload: dict[str, Any]) -> Member:
 def normalize_email(email: str | None) -> str | None:
     if not email:
         return None
-    try:
-        from app.loyalty.referrals import normalize_email as domain_normalize
-    except ImportError:  # the domain module arrives with the loyalty engine
-        return email.strip().lower()
+    from app.loyalty.referrals import normalize_email as domain_normalize
+
     return domain_normalize(email)
 
 
-def customer_created(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery) -> Member:
+def enroll_member(shop: Shop, member: Member, settings: ProgramSettings, now: datetime,
+                  *, how: str = "signup") -> bool:
+    """Enrolls a locked member and books the sign-up bonus once per member ever (its key is the
+    customer's). Returns True when the member joined now. Does not commit."""
+    if member.deleted_at is not None:
+        return False
+    joined = member.enrolled_at is None
+    if joined:
+        member.enrolled_at = now
+        member.sync_requested_at = now
+    if settings.enabled and settings.signup_points > 0:
+        _, created = post_entry(
+            member, points=settings.signup_points, kind=rules.SIGNUP, source=rules.SOURCE_ACTION,
+            idempotency_key=rules.signup_key(member.customer_id), source_id=how,
+            snapshot={"rule": "signup_points", "signup_points": settings.signup_points, "how": how},
+            reason="Sign-up bonus", now=now, emit="points_earned",
+        )
+        if created:
+            from app.services import tiers
+
+            tiers.upgrade_if_qualified(shop, member, settings, now, reason="sign-up bonus")
+    if joined:
+        _member_hook("on_member_enrolled", shop, member)
+    return joined
+
+
+def _member_hook(name: str, shop: Shop, member: Member) -> None:
+    """Lets the referrals service give a new member their code; absent until that service has it."""
+    try:
+        from app.services import referrals
+    except ImportError:
+        return
+    hook = getattr(referrals, name, None)
+    if hook is not None:
+        hook(shop, member)
+
+
+def enroll(shop: Shop, customer_id: int, *, now: datetime | None = None, commit: bool = True,
+           how: str = "joined") -> Member:
+    """An existing customer joins the program (widget, admin): enrolled, sign-up bonus once. Commits
+    unless `commit=False`. A deleted customer cannot join (NotFound)."""
+    now = now or utcnow()
+    member, _ = get_or_create_member(shop.id, customer_id)
+    if member.deleted_at is not None:
+        raise NotFound("this customer was deleted in Shopify")
+    enroll_member(shop, member, settings_for(shop), now, how=how)
+    if commit:
+        db.session.commit()
+    return member
+
+
+class BirthdayChangeRefused(Conflict):
+    """The birthday was set less than 12 months ago (loyalty-rules.md: changeable once per 12 months)."""
+
+    code = "birthday_change_too_soon"
+
+
+def set_birthday(shop: Shop, member_or_customer: Member | int, month: int, day: int, *,
+                 now: datetime | None = None, commit: bool = True) -> Member:
+    """Sets a member's birthday (month and day); the member is given as the row or the Shopify customer id.
+
+    Invalid: not a real day (29 February is); NotFound: unknown customer; BirthdayChangeRefused (a
+    Conflict, 409): changed less than 12 months ago — setting the same day again is not a change.
+    Awarded by the daily job on the day (app.services.birthdays). Commits unless `commit=False`."""
+    now = now or utcnow()
+    customer_id = member_or_customer.customer_id if isinstance(member_or_customer, Member) else member_or_customer
+    if isinstance(month, bool) or isinstance(day, bool) or not isinstance(month, int) or not isinstance(day, int):
+        raise Invalid("month and day must be whole numbers", fields={"month": "whole number", "day": "whole number"})
+    problem = validate_birthday(month, day)
+    if problem:
+        field = "month" if problem.startswith("month") else "day"
+        raise Invalid(problem, fields={field: problem})
+    member = find_member(shop.id, customer_id, lock=True)
+    if member is None or member.deleted_at is not None:
+        raise NotFound("no such customer")
+    if (member.birthday_month, member.birthday_day) == (month, day):
+        return member
+    if member.birthday_month is not None and not birthday_change_allowed(member.birthday_changed_at, now):
+        assert member.birthday_changed_at is not None
+        allowed = add_years(member.birthday_changed_at, 1).date().isoformat()
+        raise BirthdayChangeRefused(f"the birthday can be changed once every 12 months (next on {allowed})")
+    member.birthday_month, member.birthday_day = month, day
+    member.birthday_changed_at = now
+    if commit:
+        db.session.commit()
+    return member
+
+
+def customer_created(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None) -> Member:
+    """customers/create: the customer's row, enrolled, with the sign-up bonus. Does not commit."""
+    member = upsert_customer(shop, payload)
+    enroll_member(shop, member, settings_for(shop), utcnow(), how="customers/create")
+    return member
+
+
+def customer_updated(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None) -> Member:
     return upsert_customer(shop, payload)
 
 
-def customer_updated(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery) -> Member:
-    return upsert_customer(shop, payload)
-
-
-def customer_deleted(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery) -> Member | None:
+def customer_deleted(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None) -> Member | None:
     """The customer is gone from Shopify: the member is marked deleted, the ledger kept for the books."""
     member = find_member(shop.id, customer_id_of(payload), lock=True)
     if member is not None and member.deleted_at is None:
         member.deleted_at = utcnow()
     return member
+
+
+__all__ = [
+    "BirthdayChangeRefused", "set_birthday", "address_fingerprint", "apply_customer_fields", "customer_created", "customer_deleted", "customer_id_of",
+    "customer_updated", "enroll", "enroll_member", "find_member", "get_or_create_member", "lock_member",
+    "normalize_email", "parse_shopify_time", "upsert_customer",
+]

@@ -1,0 +1,114 @@
+"""Birthdays (set by the member, changeable once per 12 months, awarded on the day once a year) and
+account anniversaries (the day the member joined the program; off unless anniversary_points > 0).
+
+The daily job awards in UTC days. A 29 February birthday or join date is celebrated on 28 February in
+other years. Each award's key names the customer and the year, so a re-run of the day is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from sqlalchemy import Integer, and_, cast, extract, func, or_, select
+
+from app.extensions import db
+from app.loyalty import ledger as rules
+from app.loyalty.actions import anniversary_due
+from app.models import Member, Shop, utcnow
+from app.services import tiers
+from app.services.ledger import lock_member, post_entry
+from app.services.members import BirthdayChangeRefused, set_birthday
+from app.services.program import active_shops, settings_for
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BirthdayChangeRefused", "award_anniversaries_for", "award_birthdays_for", "award_due", "set_birthday"]
+
+
+def _day_matches(month_col: object, day_col: object, today: date) -> object:
+    """(month, day) is observed today: 29 Feb counts on 28 Feb in a non-leap year."""
+    cond = and_(month_col == today.month, day_col == today.day)
+    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
+    if today.month == 2 and today.day == 28 and not leap:
+        cond = or_(cond, and_(month_col == 2, day_col == 29))
+    return cond
+
+
+def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
+    settings = settings_for(shop)
+    if not settings.enabled or settings.birthday_points <= 0:
+        return 0
+    today = now.date()
+    ids = list(db.session.execute(
+        select(Member.id).where(
+            Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
+            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),  # type: ignore[arg-type]
+        ).order_by(Member.id)
+    ).scalars())
+    awarded = 0
+    for i, mid in enumerate(ids, 1):
+        member = lock_member(mid)
+        _, created = post_entry(
+            member, points=settings.birthday_points, kind=rules.BIRTHDAY, source=rules.SOURCE_ACTION,
+            idempotency_key=rules.birthday_key(member.customer_id, today.year), source_id=str(today.year),
+            reason="Happy birthday", now=now, emit="points_earned",
+            snapshot={"rule": "birthday_points", "birthday_points": settings.birthday_points, "year": today.year},
+        )
+        if created:
+            awarded += 1
+            tiers.upgrade_if_qualified(shop, member, settings, now, reason="birthday")
+        if i % batch == 0:
+            db.session.commit()
+    db.session.commit()
+    return awarded
+
+
+def award_anniversaries_for(shop: Shop, now: datetime, batch: int = 500) -> int:
+    settings = settings_for(shop)
+    if not settings.enabled or settings.anniversary_points <= 0:
+        return 0
+    today = now.date()
+    joined = func.timezone("UTC", Member.enrolled_at)
+    month, day = cast(extract("month", joined), Integer), cast(extract("day", joined), Integer)
+    ids = list(db.session.execute(
+        select(Member.id).where(
+            Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
+            Member.enrolled_at < datetime(today.year, 1, 1, tzinfo=now.tzinfo),
+            _day_matches(month, day, today),  # type: ignore[arg-type]
+        ).order_by(Member.id)
+    ).scalars())
+    awarded = 0
+    for i, mid in enumerate(ids, 1):
+        member = lock_member(mid)
+        assert member.enrolled_at is not None
+        years = anniversary_due(member.enrolled_at.date(), today)
+        if years is None:
+            continue
+        _, created = post_entry(
+            member, points=settings.anniversary_points, kind=rules.ANNIVERSARY, source=rules.SOURCE_ACTION,
+            idempotency_key=rules.anniversary_key(member.customer_id, today.year), source_id=str(today.year),
+            reason=f"{years} year{'s' if years > 1 else ''} with us", now=now, emit="points_earned",
+            snapshot={"rule": "anniversary_points", "anniversary_points": settings.anniversary_points, "years": years},
+        )
+        if created:
+            awarded += 1
+            tiers.upgrade_if_qualified(shop, member, settings, now, reason="anniversary")
+        if i % batch == 0:
+            db.session.commit()
+    db.session.commit()
+    return awarded
+
+
+def award_due(now: datetime | None = None) -> dict[str, int]:
+    """The daily job: birthdays and anniversaries of every installed shop."""
+    now = now or utcnow()
+    out = {"birthdays": 0, "anniversaries": 0}
+    for shop in active_shops():
+        try:
+            out["birthdays"] += award_birthdays_for(shop, now)
+            out["anniversaries"] += award_anniversaries_for(shop, now)
+        except Exception:
+            db.session.rollback()
+            log.exception("birthday/anniversary awards failed for %s", shop.domain)
+    return out

@@ -1,0 +1,289 @@
+"""The shop's program: settings, campaigns and custom actions as the engine reads them, and their edits.
+
+Reads return plain domain values (app.loyalty); edits validate with the domain, write, audit and commit.
+Errors a caller shows to a merchant are `EngineError`s (status, code, message, fields), which the API
+layer turns into its JSON error shape as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.loyalty.actions import ACTION_LIMITS
+from app.loyalty.campaigns import Campaign as CampaignRule
+from app.loyalty.campaigns import CampaignEffect, active_campaign_effect, validate_campaign
+from app.loyalty.settings import ProgramSettings, SettingsError, validate_settings_patch
+from app.models import Campaign, CustomAction, Member, Shop, utcnow
+from app.services import audit
+
+
+class EngineError(ValueError):
+    """A refusal a person can read: `status` (404, 409, 422), `code`, `message`, `fields` (422 only)."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields) if fields else None
+        if code:
+            self.code = code
+
+
+class NotFound(EngineError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(EngineError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(EngineError):
+    status = 422
+    code = "invalid"
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+# Parsed settings by shop and stored JSON: the order path reads them for every event.
+_settings_cache: dict[tuple[int, str], ProgramSettings] = {}
+
+
+def settings_for(shop: Shop) -> ProgramSettings:
+    """The shop's ProgramSettings (defaults for anything not stored). Stored settings that no longer
+    validate (an older app version wrote them) fall back to the defaults field by field."""
+    raw = shop.settings or {}
+    key = (shop.id, json.dumps(raw, sort_keys=True, default=str))
+    found = _settings_cache.get(key)
+    if found is not None:
+        return found
+    try:
+        settings = ProgramSettings.from_dict(raw)
+    except SettingsError as exc:
+        good = {k: v for k, v in raw.items() if k not in exc.errors}
+        settings, _ = validate_settings_patch(ProgramSettings(), good)
+    if len(_settings_cache) > 1000:
+        _settings_cache.clear()
+    _settings_cache[key] = settings
+    return settings
+
+
+def update_settings(shop: Shop, patch: Mapping[str, Any], actor: str = "system") -> ProgramSettings:
+    """Applies any subset of the settings, all or nothing; Invalid names every bad field. Commits."""
+    current = settings_for(shop)
+    new, errors = validate_settings_patch(current, patch)
+    if errors:
+        raise Invalid("some settings are not valid", fields=errors)
+    shop.settings = new.to_dict()
+    shop.updated_at = utcnow()
+    audit.record(shop, actor, "settings_updated", target_type="shop", target_id=shop.id,
+                 details={"changes": {k: new.to_dict()[k] for k in patch}})
+    db.session.commit()
+    return new
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+
+
+def campaign_rule(row: Campaign) -> CampaignRule:
+    return CampaignRule(
+        id=row.id, kind=row.kind, value=Decimal(row.value), starts_at=row.starts_at, ends_at=row.ends_at,  # type: ignore[arg-type]
+        tier_ids=frozenset({row.tier_id}) if row.tier_id else frozenset(),
+        segments=frozenset({row.segment}) if row.segment else frozenset(),
+        holdout_percent=row.holdout_percent or 0, name=row.name,
+    )
+
+
+def active_campaigns(shop_id: int, at: datetime) -> list[CampaignRule]:
+    rows = db.session.execute(
+        select(Campaign).where(Campaign.shop_id == shop_id, Campaign.active.is_(True),
+                               Campaign.starts_at <= at, Campaign.ends_at > at)
+    ).scalars()
+    return [campaign_rule(r) for r in rows]
+
+
+# Segments a campaign may target. Kept small and computable from the member row alone, so the order
+# path needs no extra query: "new" (no counted order before this one), "returning" (at least one),
+# "birthday_month" (the member's birthday falls in the month of the order).
+SEGMENTS = ("new", "returning", "birthday_month")
+
+
+def member_segments(member: Member | None, at: datetime) -> set[str]:
+    if member is None:
+        return set()
+    out = {"returning" if (member.orders_count or 0) > 0 else "new"}
+    if member.birthday_month == at.month:
+        out.add("birthday_month")
+    return out
+
+
+def campaign_effect(shop_id: int, member: Member | None, at: datetime) -> tuple[CampaignEffect, dict[int, int]]:
+    """What active campaigns add to an order placed at `at` by `member`: the effect (highest multiplier,
+    bonuses added) and each bonus campaign's points, for one campaign_bonus entry per campaign."""
+    campaigns = active_campaigns(shop_id, at)
+    if not campaigns:
+        return CampaignEffect(), {}
+    effect = active_campaign_effect(
+        campaigns, at, member.tier_id if member else None, member_segments(member, at),
+        member.customer_id if member else None,
+    )
+    values = {c.id: int(c.value) for c in campaigns}
+    return effect, {cid: values[cid] for cid in effect.bonus_campaign_ids}
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _decimal(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        errors[field] = "must be a number"
+        return None
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        errors[field] = "must be a number"
+        return None
+    if not number.is_finite():
+        errors[field] = "must be a finite number"
+        return None
+    return number
+
+
+def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", campaign_id: int | None = None) -> Campaign:
+    """Creates (or, with `campaign_id`, edits) a campaign: {"name", "kind": multiplier|bonus, "value",
+    "starts_at", "ends_at", "tier_id"?, "segment"?, "holdout_percent"?, "active"?}. Commits."""
+    row: Campaign | None = None
+    if campaign_id is not None:
+        row = db.session.get(Campaign, campaign_id)
+        if row is None or row.shop_id != shop.id:
+            raise NotFound("no such campaign")
+    errors: dict[str, str] = {}
+    merged = {
+        "name": row.name if row else None, "kind": row.kind if row else None, "value": row.value if row else None,
+        "starts_at": row.starts_at if row else None, "ends_at": row.ends_at if row else None,
+        "tier_id": row.tier_id if row else None, "segment": row.segment if row else None,
+        "holdout_percent": row.holdout_percent if row else 0, "active": row.active if row else True,
+    }
+    unknown = set(data) - set(merged)
+    for key in unknown:
+        errors[key] = "unknown field"
+    merged.update({k: v for k, v in data.items() if k in merged})
+    name = merged["name"]
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = "a campaign needs a name"
+    value = merged["value"] if isinstance(merged["value"], Decimal) else _decimal(merged["value"], "value", errors)
+    starts, ends = _time(merged["starts_at"]), _time(merged["ends_at"])
+    if starts is None:
+        errors["starts_at"] = "must be an ISO 8601 date and time"
+    if ends is None:
+        errors["ends_at"] = "must be an ISO 8601 date and time"
+    segment = merged["segment"]
+    if segment is not None and segment not in SEGMENTS:
+        errors["segment"] = "must be one of " + ", ".join(SEGMENTS)
+    tier_id = merged["tier_id"]
+    if tier_id is not None:
+        from app.models import Tier
+
+        tier = db.session.get(Tier, tier_id) if isinstance(tier_id, int) and not isinstance(tier_id, bool) else None
+        if tier is None or tier.shop_id != shop.id:
+            errors["tier_id"] = "no such tier"
+    holdout = merged["holdout_percent"]
+    if isinstance(holdout, bool) or not isinstance(holdout, int):
+        errors["holdout_percent"] = "must be a whole number"
+    if not isinstance(merged["active"], bool):
+        errors["active"] = "must be true or false"
+    if not errors:
+        assert value is not None and starts is not None and ends is not None
+        rule = CampaignRule(id=0, kind=merged["kind"], value=value, starts_at=starts, ends_at=ends,
+                            holdout_percent=holdout)
+        errors.update(validate_campaign(rule))
+    if errors:
+        raise Invalid("the campaign is not valid", fields=errors)
+    if row is None:
+        row = Campaign(shop_id=shop.id, created_at=utcnow())
+        db.session.add(row)
+    row.name, row.kind, row.value = name.strip(), merged["kind"], value
+    row.starts_at, row.ends_at = starts, ends
+    row.tier_id, row.segment, row.holdout_percent, row.active = tier_id, segment, holdout, merged["active"]
+    db.session.flush()
+    audit.record(shop, actor, "campaign_saved", target_type="campaign", target_id=row.id,
+                 details={"kind": row.kind, "value": str(row.value)})
+    db.session.commit()
+    return row
+
+
+# --- custom actions --------------------------------------------------------------------------------
+
+
+def save_custom_action(shop: Shop, data: Mapping[str, Any], actor: str = "system") -> CustomAction:
+    """Creates or edits (by `key`) a custom action: {"key", "name", "points", "limit", "honour_system"?,
+    "url"?, "active"?}. Commits."""
+    errors: dict[str, str] = {}
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip() or len(key) > 64:
+        errors["key"] = "a short identifier is required (e.g. newsletter)"
+    row = None
+    if "key" not in errors:
+        row = db.session.execute(
+            select(CustomAction).where(CustomAction.shop_id == shop.id, CustomAction.key == key)
+        ).scalar_one_or_none()
+    name = data.get("name", row.name if row else None)
+    points = data.get("points", row.points if row else None)
+    limit = data.get("limit", row.limit if row else "once")
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = "an action needs a name"
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0 or points > 10**9:
+        errors["points"] = "must be a whole number of points, at least 0"
+    if limit not in ACTION_LIMITS:
+        errors["limit"] = "must be one of " + ", ".join(ACTION_LIMITS)
+    for flag in ("honour_system", "active"):
+        if flag in data and not isinstance(data[flag], bool):
+            errors[flag] = "must be true or false"
+    if errors:
+        raise Invalid("the action is not valid", fields=errors)
+    if row is None:
+        row = CustomAction(shop_id=shop.id, key=str(key).strip(), created_at=utcnow())
+        db.session.add(row)
+    row.name, row.points, row.limit = str(name).strip(), points, limit
+    row.honour_system = bool(data.get("honour_system", row.honour_system or False))
+    row.active = bool(data.get("active", True if row.active is None else row.active))
+    if "url" in data:
+        row.url = data["url"]
+    db.session.flush()
+    audit.record(shop, actor, "custom_action_saved", target_type="custom_action", target_id=row.key,
+                 details={"points": row.points, "limit": row.limit})
+    db.session.commit()
+    return row
+
+
+def custom_actions(shop_id: int, *, active_only: bool = True) -> list[CustomAction]:
+    q = select(CustomAction).where(CustomAction.shop_id == shop_id).order_by(CustomAction.id)
+    if active_only:
+        q = q.where(CustomAction.active.is_(True))
+    return list(db.session.execute(q).scalars())
+
+
+def active_shops() -> Iterable[Shop]:
+    """Installed shops, for the scheduled jobs."""
+    return list(db.session.execute(
+        select(Shop).where(Shop.installed_at.is_not(None), Shop.uninstalled_at.is_(None)).order_by(Shop.id)
+    ).scalars())
