@@ -21,6 +21,8 @@ class LedgerEntry(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_ledger_entries_member", "member_id", "id"),
         Index("ix_ledger_entries_shop_created", "shop_id", "created_at"),
         Index("ix_ledger_entries_order", "order_ref_id"),
+        # Points issued / redeemed / expired by period (0004_admin).
+        Index("ix_ledger_entries_shop_created_kind", "shop_id", "created_at", postgresql_include=["kind", "points"]),
     )
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
