@@ -20,6 +20,7 @@ from app.jobs.schedule import (
     expire_reward_codes,
     process_referrals,
     reconcile_orders,
+    refresh_analytics,
     release_pending_points,
     run_expiry,
     sync_writeback,
@@ -43,3 +44,4 @@ register(reconcile_orders, queue_name=BULK, cron="30 2 * * *", job_timeout=4 * H
 register(evaluate_tiers, queue_name=BULK, cron="0 4 * * *", job_timeout=4 * HOUR, name="regulars.tiers")
 register(award_birthdays, queue_name=BULK, cron="10 0 * * *", job_timeout=2 * HOUR, name="regulars.birthdays")
 register(run_expiry, queue_name=BULK, cron="0 5 * * *", job_timeout=4 * HOUR, name="regulars.expiry")
+register(refresh_analytics, queue_name=BULK, cron="0 3 * * *", job_timeout=2 * HOUR, name="regulars.analytics")

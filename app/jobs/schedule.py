@@ -100,6 +100,11 @@ def sync_writeback() -> Any:
     return _call_service("writeback", "sync_due")
 
 
+def refresh_analytics() -> Any:
+    """Daily heal of the dashboard's rollups (the order path keeps them current between runs)."""
+    return _call_service("analytics", "refresh_all")
+
+
 # name → job, for `flask --app app regulars run <name>` and the cron config.
 JOBS: dict[str, Callable[[], Any]] = {
     "release-pending": release_pending_points,
@@ -110,5 +115,5 @@ JOBS: dict[str, Callable[[], Any]] = {
     "referrals": process_referrals,
     "expire-codes": expire_reward_codes,
     "writeback": sync_writeback,
-    "analytics": lambda: _call_service("analytics", "refresh_all"),  # daily heal of the dashboard's rollups
+    "analytics": refresh_analytics,
 }
