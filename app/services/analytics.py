@@ -1,6 +1,7 @@
 """The retention dashboard's figures: SQL aggregates over the analytics rollups (kept ahead of the dashboard,
 per order change and by a rebuild job), the ledger and members, turned into numbers by app.loyalty.analytics
-(the formulas live there, once). PostgreSQL only.
+(the formulas live there, once). PostgreSQL is the production path; SQLite (the embedded demo default) gets
+the same figures through SQLite's own SQL where the two differ (see _Flavour).
 
 Which orders count: paid or partially refunded, not cancelled, not test, with a customer; revenue is the
 order's current total (net of refunds). Dates are UTC days; a range [from, to] includes both days.
@@ -11,7 +12,7 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 from typing import Any
 
 from sqlalchemy import text
@@ -96,6 +97,69 @@ def _num(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# --- the database's flavour ------------------------------------------------------------------------------
+#
+# PostgreSQL keeps exactly the statements it was tuned with. SQLite differs where it would change a figure or
+# fail: it stores money as floating point (so sums add whole cents, exact, and come back as cents), timestamps
+# as text 'YYYY-MM-DD HH:MM:SS.ffffff' (parameters are bound in that form so text comparisons are time
+# comparisons), and it has no bool_or, date_trunc, percentile_disc or advisory locks.
+
+
+@dataclass(frozen=True)
+class _Flavour:
+    sqlite: bool
+    any_member: str  # per customer: did any of their counted orders belong to a member
+    customer_revenue: str  # analytics_customers.revenue from the customer's facts
+    money_sum: str  # a money sum by the dashboard: {0} the column, {1} an aggregate FILTER; read with _money
+    month: str  # the UTC month of timestamp {0}, as a date or 'YYYY-MM-01'
+    month_start: str  # the UTC instant the month of timestamp {0} began, comparable to a timestamp column
+
+
+_POSTGRES = _Flavour(
+    sqlite=False,
+    any_member="bool_or(member_after_at IS NOT NULL)",
+    customer_revenue="COALESCE(SUM(total_price), 0)",
+    money_sum="COALESCE(SUM({0}){1}, 0)",
+    month="date_trunc('month', {0} AT TIME ZONE 'UTC')",
+    month_start="date_trunc('month', {0} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+)
+_SQLITE = _Flavour(
+    sqlite=True,
+    any_member="MAX(member_after_at IS NOT NULL)",
+    customer_revenue="SUM(CAST(ROUND(total_price * 100) AS INTEGER)) / 100.0",
+    money_sum="SUM(CAST(ROUND({0} * 100) AS INTEGER)){1}",
+    month="substr({0}, 1, 7) || '-01'",
+    # A stored 'YYYY-MM-DD …' sorts below 'YYYY-MM-01' exactly when it is before that month began.
+    month_start="substr({0}, 1, 7) || '-01'",
+)
+
+
+def _flavour() -> _Flavour:
+    return _SQLITE if db.engine.dialect.name == "sqlite" else _POSTGRES
+
+
+def _money(value: Any, fl: _Flavour) -> Decimal:
+    """A money sum of _Flavour.money_sum: PostgreSQL's numeric as is; SQLite's whole cents (None when nothing
+    was summed, which PostgreSQL's COALESCE turns into 0)."""
+    if not fl.sqlite:
+        return Decimal(value)
+    return Decimal(0) if value is None else Decimal(int(value)).scaleb(-2)
+
+
+def _bind(params: dict[str, Any], fl: _Flavour) -> dict[str, Any]:
+    """Statement parameters; on SQLite timestamps in the stored text form (UTC), so that comparing them with
+    stored timestamps compares instants (the driver's own form, '…+00:00', would not)."""
+    if not fl.sqlite:
+        return params
+    return {k: _sqlite_at(v) if isinstance(v, datetime) else v for k, v in params.items()}
+
+
+def _sqlite_at(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given as a UTC timestamp")
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 # --- the rollups: per counted order (analytics_orders) and per customer (analytics_customers) ------------
 #
 # Both are derived from orders by the same statements, per customer (refresh_customer, on the order path) or
@@ -122,9 +186,9 @@ _FACTS_INSERT = f"""
 _CUSTOMERS_INSERT = """
     INSERT INTO analytics_customers (shop_id, customer_id, is_member, first_order_at, second_order_at, last_order_at,
                                      orders_count, revenue, refreshed_at)
-    SELECT :shop_id, customer_id, bool_or(member_after_at IS NOT NULL), MIN(processed_at),
+    SELECT :shop_id, customer_id, {any_member}, MIN(processed_at),
            MIN(processed_at) FILTER (WHERE prev_at IS NOT NULL AND prev2_at IS NULL), MAX(processed_at),
-           COUNT(*), COALESCE(SUM(total_price), 0), :now
+           COUNT(*), {revenue}, :now
     FROM analytics_orders WHERE shop_id = :shop_id {extra}
     GROUP BY customer_id
     {conflict}
@@ -143,23 +207,33 @@ def refresh_shop(shop_id: int) -> int:
     """Rebuilds the shop's rollups from its orders (a job: ≈10 s at a million orders). Commits.
 
     Holds the shop's lock exclusively meanwhile, so an order change that commits during the rebuild waits in
-    refresh_customer and then recomputes its customer from what the rebuild left: nothing is lost."""
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:k, CAST(:s AS integer))"), {"k": _LOCK, "s": shop_id})
-    params = {"shop_id": shop_id, "now": utcnow()}
+    refresh_customer and then recomputes its customer from what the rebuild left: nothing is lost. On SQLite
+    there is no lock to take: the database admits one writer at a time anyway."""
+    fl = _flavour()
+    if not fl.sqlite:
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k, CAST(:s AS integer))"),
+                           {"k": _LOCK, "s": shop_id})
+    params = _bind({"shop_id": shop_id, "now": utcnow()}, fl)
     db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id"), params)
     db.session.execute(text("DELETE FROM analytics_orders WHERE shop_id = :shop_id"), params)
     orders = _rowcount(db.session.execute(text(_FACTS_INSERT.format(extra="", conflict=_FACTS_UPSERT)), params))
-    customers = _rowcount(db.session.execute(text(_CUSTOMERS_INSERT.format(extra="", conflict="")), params))
+    customers = _rowcount(db.session.execute(text(_customers_insert(fl, extra="", conflict="")), params))
     db.session.execute(text("""
         INSERT INTO analytics_shops (shop_id, rebuilt_at, customers, orders) VALUES (:shop_id, :now, :c, :o)
         ON CONFLICT (shop_id) DO UPDATE SET rebuilt_at = EXCLUDED.rebuilt_at, customers = EXCLUDED.customers,
                                             orders = EXCLUDED.orders"""),
                        {**params, "c": customers, "o": orders})
     db.session.commit()
-    # Fresh statistics: planned on the counts of an empty table, the dashboard's joins take seconds, not ms.
-    db.session.execute(text("ANALYZE analytics_orders, analytics_customers"))
-    db.session.commit()
+    if not fl.sqlite:  # SQLite's planner picks the indexes without statistics at the demo's size
+        # Fresh statistics: planned on the counts of an empty table, the dashboard's joins take seconds, not ms.
+        db.session.execute(text("ANALYZE analytics_orders, analytics_customers"))
+        db.session.commit()
     return customers
+
+
+def _customers_insert(fl: _Flavour, *, extra: str, conflict: str) -> str:
+    return _CUSTOMERS_INSERT.format(any_member=fl.any_member, revenue=fl.customer_revenue, extra=extra,
+                                    conflict=conflict)
 
 
 def _rowcount(result: Any) -> int:
@@ -171,12 +245,15 @@ def refresh_customer(shop_id: int, customer_id: int) -> None:
     after an order of this customer was created or changed, in the same transaction; does not commit.
     Idempotent. When an order moves from one customer to another, call it for both."""
     db.session.flush()  # the statements below read orders with SQL: the caller's pending changes must be in
-    params = {"shop_id": shop_id, "customer_id": customer_id, "now": utcnow(), "k": _LOCK, "ck": _CUSTOMER_LOCK}
-    # Shared with other customers, exclusive against a full rebuild; and one refresher per customer at a time,
-    # so the last one to commit has seen every other's order change.
-    db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k, CAST(:shop_id AS integer)), "
-                            "pg_advisory_xact_lock(:ck, hashtext(CAST(:shop_id AS text) || '/' || "
-                            "CAST(:customer_id AS text)))"), params)
+    fl = _flavour()
+    params = _bind({"shop_id": shop_id, "customer_id": customer_id, "now": utcnow(), "k": _LOCK,
+                    "ck": _CUSTOMER_LOCK}, fl)
+    if not fl.sqlite:  # SQLite serialises writers itself
+        # Shared with other customers, exclusive against a full rebuild; and one refresher per customer at a
+        # time, so the last one to commit has seen every other's order change.
+        db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k, CAST(:shop_id AS integer)), "
+                                "pg_advisory_xact_lock(:ck, hashtext(CAST(:shop_id AS text) || '/' || "
+                                "CAST(:customer_id AS text)))"), params)
     db.session.execute(text("DELETE FROM analytics_orders WHERE shop_id = :shop_id AND customer_id = :customer_id"),
                        params)
     # An order that moved here from another customer still has its row there.
@@ -186,8 +263,8 @@ def refresh_customer(shop_id: int, customer_id: int) -> None:
                        params)
     db.session.execute(text(_FACTS_INSERT.format(extra="AND o.customer_id = :customer_id", conflict=_FACTS_UPSERT)),
                        params)
-    db.session.execute(text(_CUSTOMERS_INSERT.format(extra="AND customer_id = :customer_id",
-                                                     conflict=_CUSTOMERS_UPSERT)), params)
+    db.session.execute(text(_customers_insert(fl, extra="AND customer_id = :customer_id",
+                                              conflict=_CUSTOMERS_UPSERT)), params)
 
 
 def rebuild_shop(shop_id: int) -> int:
@@ -251,7 +328,7 @@ def _rebuild_flag(prefix: str, shop_id: int) -> str:
 _SUMMARY_SQL = """
     SELECT m, COUNT(*) FILTER (WHERE inp AND (prev_at IS NULL OR prev_at < :a)),
            COUNT(*) FILTER (WHERE inp AND prev_at >= :a AND (prev2_at IS NULL OR prev2_at < :a)),
-           COUNT(*) FILTER (WHERE inp), COALESCE(SUM(total_price) FILTER (WHERE inp), 0),
+           COUNT(*) FILTER (WHERE inp), {revenue},
            COUNT(*) FILTER (WHERE inp AND prev_at IS NULL),
            COUNT(*) FILTER (WHERE processed_at >= :w1 AND processed_at < :a AND (prev_at IS NULL OR prev_at < :w1)),
            COUNT(*) FILTER (WHERE processed_at >= :w2 AND (prev_at IS NULL OR prev_at < :w2)),
@@ -277,16 +354,18 @@ def _period_figures(shop_id: int, period: Period) -> tuple[dict[bool, dict[str, 
     """(period figures by membership, (active at start S, active at end E, new in period N, S still active at
     the end))."""
     window = timedelta(days=ACTIVE_DAYS)
-    params = {"s": shop_id, "a": period.start, "b": period.end, "w1": period.start - window,
-              "w2": period.end - window, "lo": period.start - window}
+    fl = _flavour()
+    params = _bind({"s": shop_id, "a": period.start, "b": period.end, "w1": period.start - window,
+                    "w2": period.end - window, "lo": period.start - window}, fl)
     out = {m: {"customers": 0, "repeat": 0, "orders": 0, "revenue": Decimal(0)} for m in (False, True)}
     new = at_start = at_end = union = 0
-    for m, customers, repeat, orders, revenue, first, s_, e_, u_ in db.session.execute(text(_SUMMARY_SQL), params):
+    sql = _SUMMARY_SQL.format(revenue=fl.money_sum.format("total_price", " FILTER (WHERE inp)"))
+    for m, customers, repeat, orders, revenue, first, s_, e_, u_ in db.session.execute(text(sql), params):
         at_start, at_end, union = at_start + int(s_), at_end + int(e_), union + int(u_)
         if m is None:
             continue
         out[bool(m)] = {"customers": int(customers), "repeat": int(repeat), "orders": int(orders),
-                        "revenue": Decimal(revenue)}
+                        "revenue": _money(revenue, fl)}
         new += int(first)
     if period.end - window <= period.start:
         # The windows [a − 365 d, a) and [b − 365 d, b) overlap: the union is one window, |S ∩ E| = S + E − |S ∪ E|.
@@ -298,19 +377,73 @@ def _period_figures(shop_id: int, period: Period) -> tuple[dict[bool, dict[str, 
 
 def _days_to_second(shop_id: int, period: Period) -> tuple[Decimal | None, Decimal | None]:
     """(median days to second order for second orders in the period, average lifespan in years)."""
-    # The two middle gaps, picked by the database; the median itself is app.loyalty's, on exactly those gaps.
-    n, low, high = db.session.execute(text("""
-        SELECT COUNT(*),
-               percentile_disc(0.5) WITHIN GROUP (ORDER BY second_order_at - first_order_at),
-               percentile_disc(0.5) WITHIN GROUP (ORDER BY second_order_at - first_order_at DESC)
-        FROM analytics_customers WHERE shop_id = :s AND second_order_at >= :a AND second_order_at < :b"""),
-        {"s": shop_id, "a": period.start, "b": period.end}).one()
+    fl = _flavour()
+    params = _bind({"s": shop_id, "a": period.start, "b": period.end}, fl)
+    if fl.sqlite:
+        n, low, high = _middle_gaps_in_python(params)
+        count, total = _lifespan_days_in_python(params)
+    else:
+        # The two middle gaps, picked by the database; the median itself is app.loyalty's, on exactly those gaps.
+        n, low, high = db.session.execute(text("""
+            SELECT COUNT(*),
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY second_order_at - first_order_at),
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY second_order_at - first_order_at DESC)
+            FROM analytics_customers WHERE shop_id = :s AND second_order_at >= :a AND second_order_at < :b"""),
+            params).one()
+        # Average lifespan of repeat customers (first to last order); one-time buyers have no lifespan to measure.
+        count, total = db.session.execute(text(_LIFESPAN_SQL), {"s": shop_id}).one()
     middle = [low] if n % 2 else [low, high]
     median = f.median_days_to_second_order([(_EPOCH, _EPOCH + gap) for gap in middle]) if n else None
-    # Average lifespan of repeat customers (first to last order); one-time buyers have no lifespan to measure.
-    count, total = db.session.execute(text(_LIFESPAN_SQL), {"s": shop_id}).one()
     lifespan = Decimal(str(total)) / Decimal(count) / Decimal(365) if count else None
     return median, lifespan
+
+
+def _middle_gaps_in_python(params: dict[str, Any]) -> tuple[int, timedelta, timedelta]:
+    """SQLite has no percentile_disc: (n, percentile_disc(0.5) of the gaps ascending, and descending), i.e.
+    the lower and upper middle gap (the same one when n is odd), from the gaps sorted here."""
+    rows = db.session.execute(text("""
+        SELECT first_order_at, second_order_at FROM analytics_customers
+        WHERE shop_id = :s AND second_order_at >= :a AND second_order_at < :b"""), params).all()
+    gaps = sorted(_aware(second) - _aware(first) for first, second in rows)
+    if not gaps:
+        return 0, timedelta(0), timedelta(0)  # n = 0: no median, the gaps are not read
+    return len(gaps), gaps[(len(gaps) - 1) // 2], gaps[len(gaps) // 2]
+
+
+def _lifespan_days_in_python(params: dict[str, Any]) -> tuple[int, Decimal | None]:
+    """What _LIFESPAN_SQL answers on PostgreSQL, to the last digit: (repeat customers, the sum over them of
+    EXTRACT(EPOCH FROM last − first) / 86400.0, each quotient rounded as PostgreSQL's numeric division rounds
+    it). The lifespan and the lifetime value derived from it then agree with PostgreSQL's."""
+    rows = db.session.execute(text("""
+        SELECT first_order_at, last_order_at FROM analytics_customers
+        WHERE shop_id = :s AND orders_count >= 2"""), params).all()
+    if not rows:
+        return 0, None
+    with localcontext() as ctx:
+        ctx.prec = 200  # far more digits than the sum has: it is exact, as PostgreSQL's numeric sum is
+        ctx.traps[Inexact] = True
+        total = sum((_pg_days((_aware(last) - _aware(first)) // timedelta(microseconds=1))
+                     for first, last in rows), Decimal(0))
+    return len(rows), total
+
+
+def _pg_days(micros: int) -> Decimal:
+    """PostgreSQL's EXTRACT(EPOCH FROM gap) / 86400.0 for a gap of this many microseconds: the dividend is
+    numeric with 6 decimals, and numeric division keeps at least 16 significant digits (select_div_scale in
+    PostgreSQL's numeric.c, on base-10000 digits), rounding half away from zero."""
+    seconds = Decimal(micros).scaleb(-6)
+    if micros == 0:
+        weight, first_digit = 0, 0
+    else:
+        weight = abs(seconds).adjusted() // 4  # position of the leading base-10000 digit
+        first_digit = int(abs(seconds).scaleb(-4 * weight))
+    # The divisor 86400.0: weight 1, leading base-10000 digit 8, 1 decimal.
+    qweight = weight - 1 - (1 if first_digit <= 8 else 0)
+    scale = min(max(16 - 4 * qweight, 6, 1, 0), 1000)
+    quotient, remainder = divmod(abs(micros) * 10 ** scale, 86_400_000_000)
+    if 2 * remainder >= 86_400_000_000:
+        quotient += 1
+    return Decimal(quotient if micros >= 0 else -quotient).scaleb(-scale)
 
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -325,13 +458,15 @@ def _aware(value: Any) -> datetime:
 
 
 def _points(shop_id: int, period: Period) -> dict[str, int]:
+    fl = _flavour()
     row = db.session.execute(text("""
         SELECT SUM(CASE WHEN kind IN :issued AND points > 0 THEN points ELSE 0 END),
                SUM(CASE WHEN kind IN :redeem THEN points ELSE 0 END),
                SUM(CASE WHEN kind = 'expiry' THEN points ELSE 0 END)
         FROM ledger_entries WHERE shop_id = :s AND created_at >= :a AND created_at < :b""").bindparams(
         _expanding("issued"), _expanding("redeem")),
-        {"s": shop_id, "a": period.start, "b": period.end, "issued": list(ISSUED_KINDS), "redeem": list(REDEEM_KINDS)},
+        _bind({"s": shop_id, "a": period.start, "b": period.end, "issued": list(ISSUED_KINDS),
+               "redeem": list(REDEEM_KINDS)}, fl),
     ).one()
     return {"issued": int(row[0] or 0), "redeemed": -int(row[1] or 0), "expired": -int(row[2] or 0)}
 
@@ -352,13 +487,14 @@ def liability(shop: Shop, settings: ProgramSettings) -> dict[str, Any]:
 
 
 def _referral_revenue(shop_id: int, period: Period) -> Decimal:
+    fl = _flavour()
     value = db.session.execute(text(f"""
-        SELECT COALESCE(SUM(o.total_price), 0) FROM orders o
+        SELECT {fl.money_sum.format("o.total_price", "")} FROM orders o
         WHERE o.shop_id = :s AND {PAID} AND o.processed_at >= :a AND o.processed_at < :b
           AND o.order_id IN (SELECT r.order_id FROM referrals r WHERE r.shop_id = :s AND r.order_id IS NOT NULL
                              AND r.status IN ('pending', 'completed', 'review'))"""),
-        {"s": shop_id, "a": period.start, "b": period.end}).scalar()
-    return Decimal(value or 0)
+        _bind({"s": shop_id, "a": period.start, "b": period.end}, fl)).scalar()
+    return _money(value, fl) or Decimal(0)  # an empty (or zero) sum reads "0", as it always has
 
 
 def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, Any]:
@@ -419,18 +555,20 @@ def segments(shop: Shop, now: datetime | None = None) -> dict[str, Any]:
     """Recency buckets (count and revenue) and RFM segments of all customers, as of now."""
     as_of = rollup_as_of(shop.id)
     now = now or utcnow()
+    fl = _flavour()
+    revenue_sum = fl.money_sum.format("revenue", "")
     # recency_bucket counts whole days: "<= 30 days" means last order after now − 31 days.
-    rows = db.session.execute(text("""
+    rows = db.session.execute(text(f"""
         SELECT CASE WHEN last_order_at > :d31 THEN '0-30' WHEN last_order_at > :d91 THEN '31-90' ELSE '90+' END b,
-               COUNT(*), COALESCE(SUM(revenue), 0)
+               COUNT(*), {revenue_sum}
         FROM analytics_customers WHERE shop_id = :s GROUP BY b"""),
-        {"s": shop.id, "d31": now - timedelta(days=31), "d91": now - timedelta(days=91)}).all()
+        _bind({"s": shop.id, "d31": now - timedelta(days=31), "d91": now - timedelta(days=91)}, fl)).all()
     recency = {b: {"customers": 0, "revenue": "0"} for b in ("0-30", "31-90", "90+")}
     for bucket, count, revenue in rows:
-        recency[bucket] = {"customers": int(count), "revenue": _num(Decimal(revenue))}
+        recency[bucket] = {"customers": int(count), "revenue": _num(_money(revenue, fl))}
     # Same quintile rule as app.loyalty.analytics.rfm_scores: 1 + ⌊5 × (values smaller) ÷ n⌋ = 1 + ⌊5 × (rank−1) ÷ n⌋.
-    rfm_rows = db.session.execute(text("""
-        SELECT seg, COUNT(*), COALESCE(SUM(revenue), 0) FROM (
+    rfm_rows = db.session.execute(text(f"""
+        SELECT seg, COUNT(*), {revenue_sum} FROM (
           SELECT revenue,
             CASE WHEN r >= 4 AND fq >= 4 THEN 'Champions' WHEN r >= 4 AND fq = 1 THEN 'New'
                  WHEN r <= 2 AND fq >= 3 THEN 'At risk' WHEN r <= 2 THEN 'Hibernating'
@@ -443,7 +581,7 @@ def segments(shop: Shop, now: datetime | None = None) -> dict[str, Any]:
     names = ("Champions", "Loyal", "Potential loyalists", "New", "At risk", "Hibernating")
     rfm = {n: {"customers": 0, "revenue": "0"} for n in names}
     for seg, count, revenue in rfm_rows:
-        rfm[seg] = {"customers": int(count), "revenue": _num(Decimal(revenue))}
+        rfm[seg] = {"customers": int(count), "revenue": _num(_money(revenue, fl))}
     return {"as_of": now.isoformat(), "rollup_as_of": _iso(as_of), "recency": recency, "rfm": rfm,
             "formulas": FORMULAS}
 
@@ -455,7 +593,10 @@ def cohorts(shop: Shop, period: Period) -> dict[str, Any]:
     last_month = _month_start(period.end - timedelta(days=1))
     first_month = max(_month_start(period.start), _add_months(last_month, -(COHORT_MONTHS - 1)))
     end = _add_months(last_month, 1)
-    rows = db.session.execute(text(_COHORT_SQL), {"s": shop.id, "a": first_month, "b": end}).all()
+    fl = _flavour()
+    sql = _COHORT_SQL.format(cohort=fl.month.format("first_at"), month=fl.month.format("processed_at"),
+                             month_start=fl.month_start.format("processed_at"))
+    rows = db.session.execute(text(sql), _bind({"s": shop.id, "a": first_month, "b": end}, fl)).all()
     active: dict[tuple[date, int], int] = {}
     for cohort, month, count in rows:
         cohort_d = _as_date(cohort)
@@ -474,11 +615,10 @@ def cohorts(shop: Shop, period: Period) -> dict[str, Any]:
 
 # A customer counts once per month through their first order in it (prev_at before the month began).
 _COHORT_SQL = """
-    SELECT date_trunc('month', first_at AT TIME ZONE 'UTC') AS cohort,
-           date_trunc('month', processed_at AT TIME ZONE 'UTC') AS month, COUNT(*)
+    SELECT {cohort} AS cohort, {month} AS month, COUNT(*)
     FROM analytics_orders
     WHERE shop_id = :s AND first_at >= :a AND first_at < :b AND processed_at >= :a AND processed_at < :b
-      AND (prev_at IS NULL OR prev_at < date_trunc('month', processed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+      AND (prev_at IS NULL OR prev_at < {month_start})
     GROUP BY 1, 2"""
 
 
