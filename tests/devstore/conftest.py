@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.devstore.devstore_support import API_KEY, API_SECRET, SHOP
 from flask import Flask, request
 from shopify_app import ShopifyApp
 from werkzeug.serving import make_server
 
 from devstore import DevStore, origin_rewriting_client, serve_in_thread
+from tests.devstore.devstore_support import API_KEY, API_SECRET, SHOP
 
 
 @dataclass

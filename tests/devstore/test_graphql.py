@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.devstore.devstore_support import SHOP
 
 from devstore.models import gql_time
+from tests.devstore.devstore_support import SHOP
 
 DISCOUNT = """
 mutation CreateReward($discount: DiscountCodeBasicInput!) {

@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from tests.devstore.devstore_support import API_KEY, API_SECRET, SHOP
 from shopify_app import ShopifyApp
 
 from devstore import mint_session_token
 from devstore.tokens import oauth_query_hmac
+from tests.devstore.devstore_support import API_KEY, API_SECRET, SHOP
 
 
 def _id_token(shopify_app: ShopifyApp, token: str):

@@ -6,7 +6,6 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 import jwt
-from tests.devstore.devstore_support import API_KEY, API_SECRET
 from shopify_app import ShopifyApp
 
 from devstore.tokens import (
@@ -17,6 +16,7 @@ from devstore.tokens import (
     sign_app_proxy,
     webhook_hmac,
 )
+from tests.devstore.devstore_support import API_KEY, API_SECRET
 
 
 def test_webhook_hmac_matches_shopify_vector() -> None:

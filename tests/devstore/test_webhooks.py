@@ -6,9 +6,9 @@ import json
 from collections import Counter
 
 import httpx
-from tests.devstore.devstore_support import API_SECRET, SHOP
 
 from devstore.tokens import webhook_hmac
+from tests.devstore.devstore_support import API_SECRET, SHOP
 
 SHOPIFY_HEADERS = {
     "x-shopify-topic", "x-shopify-hmac-sha256", "x-shopify-shop-domain", "x-shopify-webhook-id",
