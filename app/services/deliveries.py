@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import bindparam, func, or_, select, text, update
 
 from app.extensions import db
@@ -47,11 +49,48 @@ def store_delivery(
         "shop_domain": shop_domain, "topic": topic, "webhook_id": webhook_id, "event_id": event_id,
         "triggered_at": triggered_at, "api_version": api_version, "body": body, "now": utcnow(),
     }
-    # One statement is its own transaction: in autocommit it is durable when this returns, in one
-    # round trip instead of BEGIN / INSERT / COMMIT. The 200 is sent only after it.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        return _store_postgresql(engine, params)
+    # One statement is its own transaction: in autocommit it is durable when this returns. The 200 is
+    # sent only after it.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         new_id = conn.execute(_INSERT, params).scalar_one_or_none()
     return int(new_id) if new_id is not None else None
+
+
+_PG_INSERT = (
+    "INSERT INTO webhook_deliveries (shop_domain, topic, webhook_id, event_id, triggered_at, api_version, body,"
+    " status, attempts, created_at, updated_at)"
+    " VALUES (%(shop_domain)s, %(topic)s, %(webhook_id)s, %(event_id)s, %(triggered_at)s, %(api_version)s,"
+    " %(body)s, 'received', 0, %(now)s, %(now)s)"
+    " ON CONFLICT DO NOTHING RETURNING id"
+)
+_receiver = threading.local()
+
+
+def _store_postgresql(engine: Any, params: dict[str, Any]) -> int | None:
+    """The same INSERT on a connection kept by this worker thread, in autocommit, prepared once.
+
+    Measured: the pool checkout with its pre-ping and SQLAlchemy's execute cost about a quarter of the
+    receiver's CPU; a webhook needs neither (one statement, no ORM). A dead connection (PostgreSQL
+    restarted, connections cut) is replaced and the insert tried once more; ON CONFLICT makes that safe.
+    """
+    for attempt in (1, 2):
+        conn = getattr(_receiver, "conn", None)
+        if conn is None or conn.closed or getattr(_receiver, "url", None) != engine.url:
+            url = engine.url.set(drivername="postgresql")
+            conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True, prepare_threshold=0)
+            _receiver.conn, _receiver.url = conn, engine.url
+        try:
+            row = conn.execute(_PG_INSERT, params).fetchone()
+            return int(row[0]) if row is not None else None
+        except psycopg.OperationalError:
+            conn.close()
+            _receiver.conn = None
+            if attempt == 2:
+                raise
+    return None
 
 
 def pending_count(due_only: bool = True) -> int:
