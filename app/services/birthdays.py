@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Integer, and_, cast, extract, func, or_, select
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 __all__ = ["BirthdayChangeRefused", "award_anniversaries_for", "award_birthdays_for", "award_due", "set_birthday"]
 
 
-def _day_matches(month_col: object, day_col: object, today: date) -> object:
+def _day_matches(month_col: Any, day_col: Any, today: date) -> Any:
     """(month, day) is observed today: 29 Feb counts on 28 Feb in a non-leap year."""
     cond = and_(month_col == today.month, day_col == today.day)
     leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
@@ -43,7 +44,7 @@ def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     ids = list(db.session.execute(
         select(Member.id).where(
             Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
-            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),  # type: ignore[arg-type]
+            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),
         ).order_by(Member.id)
     ).scalars())
     awarded = 0
@@ -75,7 +76,7 @@ def award_anniversaries_for(shop: Shop, now: datetime, batch: int = 500) -> int:
         select(Member.id).where(
             Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
             Member.enrolled_at < datetime(today.year, 1, 1, tzinfo=now.tzinfo),
-            _day_matches(month, day, today),  # type: ignore[arg-type]
+            _day_matches(month, day, today),
         ).order_by(Member.id)
     ).scalars())
     awarded = 0

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.extensions import db
 from app.loyalty import ledger as rules
@@ -21,12 +23,44 @@ from app.models import LedgerEntry, Member, OutboxEvent, utcnow
 _ACTIVITY_KINDS = rules.EARNING_KINDS | {rules.REDEEM}
 
 
+_LOCK_MEMBER = select(Member).where(Member.id == bindparam("member_id")).with_for_update()
+
+
 def lock_member(member_id: int) -> Member:
     """The member row, locked FOR UPDATE until the transaction ends: balances move one writer at a time."""
-    member = db.session.execute(
-        select(Member).where(Member.id == member_id).with_for_update().execution_options(populate_existing=True)
+    member: Member = db.session.execute(
+        _LOCK_MEMBER, {"member_id": member_id}, execution_options={"populate_existing": True}
     ).scalar_one()
     return member
+
+
+# Built once per set of columns given (None values are left to the column's default, SQL NULL): the
+# hot path then only binds parameters, with no statement construction or cache-key work per entry.
+_ENTRY_INSERTS: dict[frozenset[str], Any] = {}
+
+
+def _entry_insert(columns: frozenset[str]) -> Any:
+    stmt = _ENTRY_INSERTS.get(columns)
+    if stmt is None:
+        table = LedgerEntry.__table__
+        stmt = (
+            pg_insert(table)
+            .values({c: bindparam(c, type_=table.c[c].type) for c in sorted(columns)})
+            .on_conflict_do_nothing(index_elements=["shop_id", "idempotency_key"])
+            .returning(table.c.id)
+        )
+        _ENTRY_INSERTS[columns] = stmt
+    return stmt
+
+
+def adopt_inserted(model: type[Any], values: dict[str, Any]) -> Any:
+    """The ORM object of a row this transaction just inserted with Core (values include the id): attached
+    to the session as persistent, every column loaded, with no SELECT and no second INSERT."""
+    columns = {c.key: None for c in model.__table__.columns}
+    obj = model(**{**columns, **values})
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+    return obj
 
 
 def find_entry(shop_id: int, idempotency_key: str) -> LedgerEntry | None:
@@ -65,26 +99,39 @@ def post_entry(
         raise ValueError(f"unknown ledger kind {kind!r}")
     if status not in rules.STATUSES:
         raise ValueError(f"unknown ledger status {status!r}")
-    existing = find_entry(member.shop_id, idempotency_key)
-    if existing is not None:
-        return existing, False
     now = now or utcnow()
-    entry = LedgerEntry(
+    values: dict[str, Any] = dict(
         shop_id=member.shop_id, member_id=member.id, points=int(points), kind=kind, source=source,
         source_id=source_id, status=status, available_at=available_at, idempotency_key=idempotency_key,
         snapshot=snapshot, order_ref_id=order_ref_id, reason=reason, note=note, actor=actor,
         forgiven_points=forgiven_points, created_at=now,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(entry)
-            db.session.flush()
-    except IntegrityError:
-        # Someone else wrote the same key between our look and our insert (another member's lock).
-        again = find_entry(member.shop_id, idempotency_key)
-        if again is None:
-            raise
-        return again, False
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One statement on the hot path: the unique index on (shop, key) decides, with no read before the
+        # insert and no savepoint around it. A key already used returns no row; the entry is read then.
+        given = {k: v for k, v in values.items() if v is not None}
+        new_id = db.session.execute(_entry_insert(frozenset(given)), given).scalar_one_or_none()
+        if new_id is None:
+            again = find_entry(member.shop_id, idempotency_key)
+            if again is None:  # pragma: no cover - a conflict means the row exists
+                raise RuntimeError(f"ledger key {idempotency_key!r} conflicted but is not there")
+            return again, False
+        entry = adopt_inserted(LedgerEntry, {**values, "id": new_id})
+    else:
+        existing = find_entry(member.shop_id, idempotency_key)
+        if existing is not None:
+            return existing, False
+        entry = LedgerEntry(**values)
+        try:
+            with db.session.begin_nested():
+                db.session.add(entry)
+                db.session.flush()
+        except IntegrityError:
+            # Someone else wrote the same key between our look and our insert (another member's lock).
+            again = find_entry(member.shop_id, idempotency_key)
+            if again is None:
+                raise
+            return again, False
     if status == rules.AVAILABLE:
         member.points_available = (member.points_available or 0) + entry.points
     else:

@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.extensions import db
@@ -51,11 +51,18 @@ def customer_id_of(payload: dict[str, Any]) -> int:
     return cid
 
 
+_FIND_MEMBER = select(Member).where(Member.shop_id == bindparam("shop_id"),
+                                   Member.customer_id == bindparam("customer_id"))
+_LOCK_MEMBER = _FIND_MEMBER.with_for_update()
+
+
 def find_member(shop_id: int, customer_id: int, *, lock: bool = False) -> Member | None:
-    q = select(Member).where(Member.shop_id == shop_id, Member.customer_id == customer_id)
+    params = {"shop_id": shop_id, "customer_id": customer_id}
     if lock:
-        q = q.with_for_update().execution_options(populate_existing=True)
-    return db.session.execute(q).scalar_one_or_none()
+        found: Member | None = db.session.execute(
+            _LOCK_MEMBER, params, execution_options={"populate_existing": True}).scalar_one_or_none()
+        return found
+    return db.session.execute(_FIND_MEMBER, params).scalar_one_or_none()  # type: ignore[no-any-return]
 
 
 def get_or_create_member(shop_id: int, customer_id: int) -> tuple[Member, bool]:

@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.extensions import db
@@ -44,10 +44,10 @@ from app.loyalty.orders import (
     refund_from_payload,
     take_rule_snapshot,
 )
-from app.models import Member, Order, Shop, Tier, WebhookDelivery, utcnow
+from app.models import Member, Order, Shop, WebhookDelivery, utcnow
 from app.services import members as members_service
 from app.services import program
-from app.services.ledger import lock_member, post_entry
+from app.services.ledger import adopt_inserted, lock_member, post_entry
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def apply_order_event(shop: Shop, topic: str, payload: dict[str, Any], delivery:
                       *, now: datetime | None = None) -> Order:
     """An order payload (REST shape): records the order's latest state and moves its points. No commit."""
     state = order_state_from_payload(payload)
-    return _apply(shop, state, payload, now or utcnow())
+    return _apply(shop, state, payload, now or utcnow(), likely_new=topic in ("orders/paid", "orders/create"))
 
 
 def apply_refund_event(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None,
@@ -71,46 +71,84 @@ def apply_refund_event(shop: Shop, payload: dict[str, Any], delivery: WebhookDel
 # --- the one path ----------------------------------------------------------------------------------
 
 
-def lock_order(shop_id: int, order_id: int) -> Order:
-    """The order row, locked FOR UPDATE; inserted first when unknown (ON CONFLICT DO NOTHING, so two
-    drains meeting a new order at once share one row)."""
-    q = (select(Order).where(Order.shop_id == shop_id, Order.order_id == order_id)
-         .with_for_update().execution_options(populate_existing=True))
-    row = db.session.execute(q).scalar_one_or_none()
-    if row is not None:
-        return row
+_ORDER_COLUMNS = ("shop_id", "order_id", "cancelled", "test", "subtotal", "total_price", "eligible_amount",
+                  "points_target", "points_given", "points_pending", "counted", "version", "created_at", "updated_at")
+_LOCK_ORDER = (select(Order).where(Order.shop_id == bindparam("shop_id"), Order.order_id == bindparam("order_id"))
+               .with_for_update())
+_INSERT_ORDER = (pg_insert(Order.__table__)
+                 .values({c: bindparam(c, type_=Order.__table__.c[c].type) for c in _ORDER_COLUMNS})
+                 .on_conflict_do_nothing(index_elements=["shop_id", "order_id"]).returning(Order.__table__.c.id))
+
+
+def lock_order(shop_id: int, order_id: int, *, likely_new: bool = False) -> Order:
+    """The order row, locked FOR UPDATE; inserted first when unknown (ON CONFLICT DO NOTHING: when a
+    concurrent drain created it first, its row is locked and read instead). `likely_new` (orders/paid,
+    orders/create) tries the insert first: one statement instead of two for the usual first sight."""
+    key = {"shop_id": shop_id, "order_id": order_id}
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if not (likely_new and postgres):
+        found: Order | None = db.session.execute(
+            _LOCK_ORDER, key, execution_options={"populate_existing": True}).scalar_one_or_none()
+        if found is not None:
+            return found
     now = utcnow()
-    values = dict(shop_id=shop_id, order_id=order_id, cancelled=False, test=False, subtotal=Decimal(0),
-                  total_price=Decimal(0), eligible_amount=Decimal(0), points_target=0, points_given=0,
-                  points_pending=0, counted=False, version=0, created_at=now, updated_at=now)
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(pg_insert(Order).values(**values).on_conflict_do_nothing(
-            index_elements=["shop_id", "order_id"]))
-    else:
-        db.session.add(Order(**values))
-        db.session.flush()
-    return db.session.execute(q).scalar_one()
+    values = dict(key, cancelled=False, test=False, subtotal=Decimal(0), total_price=Decimal(0),
+                  eligible_amount=Decimal(0), points_target=0, points_given=0, points_pending=0, counted=False,
+                  version=0, created_at=now, updated_at=now)
+    if postgres:
+        new_id = db.session.execute(_INSERT_ORDER, values).scalar_one_or_none()
+        if new_id is not None:
+            # Our own insert: the row is ours (and locked) until commit; no need to read it back.
+            row: Order = adopt_inserted(Order, {**values, "id": new_id})
+            return row
+        return db.session.execute(  # type: ignore[no-any-return]
+            _LOCK_ORDER, key, execution_options={"populate_existing": True}).scalar_one()
+    db.session.add(Order(**values))
+    db.session.flush()
+    return db.session.execute(_LOCK_ORDER, key).scalar_one()  # type: ignore[no-any-return]
 
 
-def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] | None, now: datetime) -> Order:
-    row = lock_order(shop.id, event.order_id)
-    known = OrderKnowledge.from_dict(row.knowledge) if row.knowledge else None
-    if (known is None and isinstance(event, OrderState) and row.shopify_updated_at is not None
-            and event.updated_at < row.shopify_updated_at):
-        # What was known was redacted (customers/redact); its age still guards against stale payloads.
-        return row
-    merged = merge_order_knowledge(known, event)
-    if known is not None and merged == known:
-        return row  # a duplicate, or older than what was applied: nothing changes
-    new_refunds = len(_all_refund_ids(merged)) > len(_all_refund_ids(known))
-    row.knowledge = merged.to_dict()
-    row.version = (row.version or 0) + 1
-    if isinstance(event, OrderState) and merged.order is event:
-        _copy_order_fields(row, event, payload or {})
-    elif merged.order is not None:
-        _net_of_extra_refunds(row, merged)
-    source = rules.SOURCE_REFUND if isinstance(event, RefundState) or new_refunds else rules.SOURCE_ORDER
-    settle_order(shop, row, merged, now, source=source, customer=(payload or {}).get("customer"))
+def _analytics_facts(row: Order) -> tuple[Any, ...]:
+    """What the dashboard's rollup reads of an order: it is refreshed only when one of these moved."""
+    return (row.financial_status, row.cancelled, row.test, row.customer_id, row.processed_at, row.total_price,
+            row.member_id)
+
+
+def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] | None, now: datetime,
+           *, likely_new: bool = False) -> Order:
+    # Autoflush off: the order and member rows are written once, at the flush below, instead of once
+    # per query that happens to run in between. Reads that need pending changes flush themselves.
+    with db.session.no_autoflush:
+        row = lock_order(shop.id, event.order_id, likely_new=likely_new)
+        known = OrderKnowledge.from_dict(row.knowledge) if row.knowledge else None
+        if ((known is None or known.order is None) and isinstance(event, OrderState)
+                and row.shopify_updated_at is not None and event.updated_at < row.shopify_updated_at):
+            # What was known was redacted (customers/redact); its age still guards against stale payloads.
+            return row
+        merged = merge_order_knowledge(known, event)
+        if known is not None and merged == known:
+            return row  # a duplicate, or older than what was applied: nothing changes
+        new_refunds = len(_all_refund_ids(merged)) > len(_all_refund_ids(known))
+        before = _analytics_facts(row)
+        row.knowledge = merged.to_dict()
+        row.version = (row.version or 0) + 1
+        if isinstance(event, OrderState) and merged.order is event:
+            _copy_order_fields(row, event, payload or {})
+        elif merged.order is not None:
+            _net_of_extra_refunds(row, merged)
+        source = rules.SOURCE_REFUND if isinstance(event, RefundState) or new_refunds else rules.SOURCE_ORDER
+        settle_order(shop, row, merged, now, source=source, customer=(payload or {}).get("customer"))
+    db.session.flush()
+    if row.discount_codes:
+        # Reward codes and friend codes are discount codes: an order without any can neither use a reward
+        # nor be (or have been) a referral, so those services are asked only about orders with codes.
+        _notify("rewards", "mark_codes_used", shop, row)
+        _notify("referrals", "on_order_changed", shop, row)
+    if _analytics_facts(row) != before:
+        # The dashboard's per-customer rollup follows the order in the same transaction (both customers
+        # when an order moved from one to another).
+        for customer_id in {before[3], row.customer_id} - {None}:
+            _call("analytics", "refresh_customer", shop.id, customer_id)
     return row
 
 
@@ -158,22 +196,16 @@ def _money(payload: dict[str, Any], field: str) -> Decimal | None:
         return None
 
 
-def _domain_tier(tier_id: int | None) -> Any:
-    if tier_id is None:
-        return None
-    row = db.session.get(Tier, tier_id)
-    if row is None:
-        return None
-    from app.services.tiers import domain_tier
-
-    return domain_tier(row)
-
-
 def settle_order(shop: Shop, row: Order, knowledge: OrderKnowledge, now: datetime, *, source: str = "order",
                  customer: dict[str, Any] | None = None) -> None:
-    """Moves the locked order's points and figures to what `knowledge` says. No commit."""
+    """Moves the locked order's points and figures to what `knowledge` says (the other services are told
+    by the caller, after the flush). No commit."""
     settings = program.settings_for(shop)
     state = knowledge.order
+    if state is None:
+        # Only refunds known so far (they came first, or the order's state was redacted): the order's
+        # worth cannot be computed without its payload, which is on its way. Nothing moves until then.
+        return
     member = _member_of(shop, row, knowledge, customer)
 
     snapshot = RuleSnapshot.from_dict(row.snapshot) if row.snapshot else None
@@ -185,8 +217,8 @@ def settle_order(shop: Shop, row: Order, knowledge: OrderKnowledge, now: datetim
             members_service.enroll_member(shop, member, settings, now, how="first_order")
         # The order that lifts a member earns at the tier it was placed in: snapshot before upgrading.
         at = state.paid_at or now
-        effect, bonuses = program.campaign_effect(shop.id, member, at)
-        snapshot = take_rule_snapshot(settings, _domain_tier(member.tier_id), effect, now)
+        effect, bonuses = program.campaign_effect(shop, member, at)
+        snapshot = take_rule_snapshot(settings, program.catalogue(shop).tier(member.tier_id), effect, now)
         row.snapshot = {**snapshot.to_dict(), "campaign_bonuses": {str(k): v for k, v in bonuses.items()}}
         row.paid_at = state.paid_at or now
         amount = eligible_amount(knowledge, snapshot)
@@ -205,8 +237,6 @@ def settle_order(shop: Shop, row: Order, knowledge: OrderKnowledge, now: datetim
         from app.services import tiers
 
         tiers.upgrade_if_qualified(shop, member, settings, now, reason=f"order {row.name or row.order_id}")
-    _notify("rewards", "mark_codes_used", shop, row)
-    _notify("referrals", "on_order_changed", shop, row)
 
 
 def _member_of(shop: Shop, row: Order, knowledge: OrderKnowledge, customer: dict[str, Any] | None) -> Member | None:
@@ -320,6 +350,10 @@ _missing_hooks: set[str] = set()
 
 def _notify(module: str, name: str, shop: Shop, row: Order) -> None:
     """Calls app.services.<module>.<name>(shop, order) when that service has it (built in parallel)."""
+    _call(module, name, shop, row)
+
+
+def _call(module: str, name: str, *args: Any) -> None:
     import importlib
 
     try:
@@ -334,4 +368,4 @@ def _notify(module: str, name: str, shop: Shop, row: Order) -> None:
             _missing_hooks.add(f"{module}.{name}")
             log.info("app.services.%s.%s is not there yet: skipped", module, name)
         return
-    hook(shop, row)
+    hook(*args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -38,11 +39,11 @@ def release_order(order_ref_id: int, now: datetime | None = None) -> int:
     n = row.points_pending
     version = OrderKnowledge.from_dict(row.knowledge).version if row.knowledge else str(row.version)
     key = rules.pending_release_key(rules.order_change_key(row.order_id, version))
-    common = dict(kind=rules.PENDING_RELEASED, source=rules.SOURCE_ORDER, source_id=str(row.order_id),
+    common: dict[str, Any] = dict(kind=rules.PENDING_RELEASED, source=rules.SOURCE_ORDER, source_id=str(row.order_id),
                   order_ref_id=row.id, reason=f"Order {row.name or row.order_id}: pending period over",
                   snapshot={"released": n, "release_at": row.points_release_at.isoformat()}, now=now)
-    post_entry(member, points=-n, status=rules.PENDING, idempotency_key=f"{key}:pending", **common)  # type: ignore[arg-type]
-    post_entry(member, points=n, status=rules.AVAILABLE, idempotency_key=key, emit="pending_released",  # type: ignore[arg-type]
+    post_entry(member, points=-n, status=rules.PENDING, idempotency_key=f"{key}:pending", **common)
+    post_entry(member, points=n, status=rules.AVAILABLE, idempotency_key=key, emit="pending_released",
                emit_payload={"order_id": str(row.order_id), "order_name": row.name}, **common)
     row.points_pending = 0
     return n

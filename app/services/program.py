@@ -8,19 +8,23 @@ layer turns into its JSON error shape as they are.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.loyalty.actions import ACTION_LIMITS
 from app.loyalty.campaigns import Campaign as CampaignRule
 from app.loyalty.campaigns import CampaignEffect, active_campaign_effect, validate_campaign
 from app.loyalty.settings import ProgramSettings, SettingsError, validate_settings_patch
-from app.models import Campaign, CustomAction, Member, Shop, utcnow
+from app.loyalty.tiers import Tier as TierRule
+from app.models import Campaign, CustomAction, Member, Shop, Tier, utcnow
 from app.services import audit
 
 
@@ -85,7 +89,7 @@ def update_settings(shop: Shop, patch: Mapping[str, Any], actor: str = "system")
     if errors:
         raise Invalid("some settings are not valid", fields=errors)
     shop.settings = new.to_dict()
-    shop.updated_at = utcnow()
+    touch(shop)
     audit.record(shop, actor, "settings_updated", target_type="shop", target_id=shop.id,
                  details={"changes": {k: new.to_dict()[k] for k in patch}})
     db.session.commit()
@@ -104,12 +108,87 @@ def campaign_rule(row: Campaign) -> CampaignRule:
     )
 
 
-def active_campaigns(shop_id: int, at: datetime) -> list[CampaignRule]:
+def active_campaigns(shop: Shop, at: datetime) -> list[CampaignRule]:
+    """Campaigns switched on and running at `at` (from the cached catalogue, see `catalogue`)."""
+    return [c for c in catalogue(shop).campaigns if c.starts_at <= at < c.ends_at]
+
+
+# --- the catalogue the order path reads on every event, cached per shop version ----------------------
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The shop's tiers (domain values, lowest first) and switched-on campaigns."""
+
+    ladder: tuple[TierRule, ...]
+    campaigns: tuple[CampaignRule, ...]
+
+    def tier(self, tier_id: int | None) -> TierRule | None:
+        return next((t for t in self.ladder if t.id == tier_id), None) if tier_id is not None else None
+
+
+_catalogue_cache: dict[int, tuple[datetime | None, float, Catalogue]] = {}
+CATALOGUE_TTL_SECONDS = 30.0
+
+
+def touch(shop: Shop) -> None:
+    """Marks the shop's program as changed: every process reloads its tiers and campaigns (see catalogue)."""
+    shop.updated_at = utcnow()
+
+
+def catalogue(shop: Shop) -> Catalogue:
+    """Tiers and campaigns, read once per shop version instead of once per order event.
+
+    The key is the shop row's `updated_at`, which every edit of the program moves (save_tiers,
+    save_campaign, update_settings call `touch`); the shop row is read fresh by each delivery, so an
+    edit is seen by the next event in every worker. Entries also expire after CATALOGUE_TTL_SECONDS,
+    for rows changed behind the services' back.
+    """
+    now = time.monotonic()
+    found = _catalogue_cache.get(shop.id)
+    if found is not None and found[0] == shop.updated_at and found[1] > now:
+        return found[2]
+    tiers = db.session.execute(select(Tier).where(Tier.shop_id == shop.id)).scalars().all()
+    ladder = sorted((tier_rule(t) for t in tiers), key=lambda t: (t.threshold, t.position, t.id))
     rows = db.session.execute(
-        select(Campaign).where(Campaign.shop_id == shop_id, Campaign.active.is_(True),
-                               Campaign.starts_at <= at, Campaign.ends_at > at)
-    ).scalars()
-    return [campaign_rule(r) for r in rows]
+        select(Campaign).where(Campaign.shop_id == shop.id, Campaign.active.is_(True))
+    ).scalars().all()
+    value = Catalogue(tuple(ladder), tuple(campaign_rule(r) for r in rows))
+    if len(_catalogue_cache) > 10_000:
+        _catalogue_cache.clear()
+    _catalogue_cache[shop.id] = (shop.updated_at, now + CATALOGUE_TTL_SECONDS, value)
+    return value
+
+
+@event.listens_for(Session, "before_flush")
+def _program_rows_changed(session: Session, _context: Any, _instances: Any) -> None:
+    """Any tier or campaign row written through the ORM, by any service, moves its shop's version: this
+    process forgets its copy at once, and every other process sees the shop's updated_at move."""
+    changed = {obj.shop_id for obj in (*session.new, *session.dirty, *session.deleted)
+               if isinstance(obj, Tier | Campaign) and obj.shop_id is not None}
+    if not changed:
+        return
+    with session.no_autoflush:
+        for shop_id in changed:
+            _catalogue_cache.pop(shop_id, None)
+            shop = session.get(Shop, shop_id)
+            if shop is not None:
+                touch(shop)
+
+
+def forget_catalogue(shop_id: int | None = None) -> None:
+    if shop_id is None:
+        _catalogue_cache.clear()
+    else:
+        _catalogue_cache.pop(shop_id, None)
+
+
+def tier_rule(row: Any) -> TierRule:
+    return TierRule(
+        id=row.id, name=row.name, handle=row.handle, threshold=Decimal(row.threshold),
+        multiplier=Decimal(row.multiplier), entry_bonus=row.entry_bonus or 0, perks=row.perks or "",
+        position=row.position or 0,
+    )
 
 
 # Segments a campaign may target. Kept small and computable from the member row alone, so the order
@@ -127,10 +206,10 @@ def member_segments(member: Member | None, at: datetime) -> set[str]:
     return out
 
 
-def campaign_effect(shop_id: int, member: Member | None, at: datetime) -> tuple[CampaignEffect, dict[int, int]]:
+def campaign_effect(shop: Shop, member: Member | None, at: datetime) -> tuple[CampaignEffect, dict[int, int]]:
     """What active campaigns add to an order placed at `at` by `member`: the effect (highest multiplier,
     bonuses added) and each bonus campaign's points, for one campaign_bonus entry per campaign."""
-    campaigns = active_campaigns(shop_id, at)
+    campaigns = active_campaigns(shop, at)
     if not campaigns:
         return CampaignEffect(), {}
     effect = active_campaign_effect(
@@ -177,7 +256,7 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
         if row is None or row.shop_id != shop.id:
             raise NotFound("no such campaign")
     errors: dict[str, str] = {}
-    merged = {
+    merged: dict[str, Any] = {
         "name": row.name if row else None, "kind": row.kind if row else None, "value": row.value if row else None,
         "starts_at": row.starts_at if row else None, "ends_at": row.ends_at if row else None,
         "tier_id": row.tier_id if row else None, "segment": row.segment if row else None,
@@ -201,8 +280,6 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
         errors["segment"] = "must be one of " + ", ".join(SEGMENTS)
     tier_id = merged["tier_id"]
     if tier_id is not None:
-        from app.models import Tier
-
         tier = db.session.get(Tier, tier_id) if isinstance(tier_id, int) and not isinstance(tier_id, bool) else None
         if tier is None or tier.shop_id != shop.id:
             errors["tier_id"] = "no such tier"
@@ -218,6 +295,7 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
         errors.update(validate_campaign(rule))
     if errors:
         raise Invalid("the campaign is not valid", fields=errors)
+    assert value is not None and starts is not None and ends is not None and isinstance(name, str)
     if row is None:
         row = Campaign(shop_id=shop.id, created_at=utcnow())
         db.session.add(row)
@@ -225,6 +303,7 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
     row.starts_at, row.ends_at = starts, ends
     row.tier_id, row.segment, row.holdout_percent, row.active = tier_id, segment, holdout, merged["active"]
     db.session.flush()
+    touch(shop)
     audit.record(shop, actor, "campaign_saved", target_type="campaign", target_id=row.id,
                  details={"kind": row.kind, "value": str(row.value)})
     db.session.commit()

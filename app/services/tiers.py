@@ -28,17 +28,13 @@ from app.loyalty.settings import TIER_METRICS, TIER_WINDOWS, ProgramSettings, Ti
 from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcnow
 from app.services import audit
 from app.services.ledger import emit_event, lock_member, post_entry
-from app.services.program import Invalid, settings_for
+from app.services.program import Invalid, catalogue, settings_for, tier_rule, touch
 
 log = logging.getLogger(__name__)
 
 
-def domain_tier(row: Tier) -> domain.Tier:
-    return domain.Tier(
-        id=row.id, name=row.name, handle=row.handle, threshold=Decimal(row.threshold),
-        multiplier=Decimal(row.multiplier), entry_bonus=row.entry_bonus or 0, perks=row.perks or "",
-        position=row.position or 0,
-    )
+def domain_tier(row: Tier | domain.Tier) -> domain.Tier:
+    return row if isinstance(row, domain.Tier) else tier_rule(row)
 
 
 def tier_rows(shop_id: int) -> list[Tier]:
@@ -73,6 +69,7 @@ def _windowed_value(metric: TierMetric, window: TierWindow, now: datetime) -> tu
     member_col, value, at, filters = _facts(metric, window, now)
     start, this_year = _window_bounds(window, now)
     filters = [*filters, at <= now]
+    agg: Any
     if window == "rolling_12_months":
         filters.append(at > start)
         agg = func.coalesce(func.sum(value), 0)
@@ -87,15 +84,15 @@ def _windowed_value(metric: TierMetric, window: TierWindow, now: datetime) -> tu
 def qualifying_value_of(member: Member, metric: TierMetric, window: TierWindow, now: datetime) -> Decimal:
     """One member's qualifying value (never below 0)."""
     if window == "lifetime":
-        cached = {"points_earned": member.lifetime_points, "amount_spent": member.lifetime_spent,
-                  "orders": member.orders_count}[metric]
+        cached: Any = {"points_earned": member.lifetime_points, "amount_spent": member.lifetime_spent,
+                       "orders": member.orders_count}[metric]
         return max(Decimal(cached or 0), Decimal(0))
     member_col, agg, filters = _windowed_value(metric, window, now)
     db.session.flush()
     table_filter = [member_col == member.id]
     if metric == "points_earned":
         table_filter.append(LedgerEntry.shop_id == member.shop_id)
-    value = db.session.execute(select(agg).where(*filters, *table_filter)).scalar_one()
+    value: Any = db.session.execute(select(agg).where(*filters, *table_filter)).scalar_one()
     return max(Decimal(value or 0), Decimal(0))
 
 
@@ -109,12 +106,12 @@ def qualifying_values_query(shop_id: int, metric: TierMetric, window: TierWindow
     if window == "lifetime":
         col = {"points_earned": Member.lifetime_points, "amount_spent": Member.lifetime_spent,
                "orders": Member.orders_count}[metric]
-        return select(Member.id, Member.tier_id, Member.tier_below_since, col).where(*members)
+        return select(Member.id, Member.tier_id, Member.tier_below_since, col).where(*members)  # type: ignore[return-value]
     member_col, agg, filters = _windowed_value(metric, window, now)
     shop_col = LedgerEntry.shop_id if metric == "points_earned" else Order.shop_id
     sums = (select(member_col.label("member_id"), agg.label("value"))
             .where(shop_col == shop_id, *filters).group_by(member_col).subquery())
-    return (select(Member.id, Member.tier_id, Member.tier_below_since, func.coalesce(sums.c.value, 0))
+    return (select(Member.id, Member.tier_id, Member.tier_below_since, func.coalesce(sums.c.value, 0))  # type: ignore[return-value]
             .outerjoin(sums, sums.c.member_id == Member.id).where(*members))
 
 
@@ -129,8 +126,8 @@ def qualifying_values(shop_id: int, metric: TierMetric, window: TierWindow, now:
 # --- changes ---------------------------------------------------------------------------------------
 
 
-def change_tier(shop: Shop, member: Member, change: domain.TierChange, ladder: Sequence[Tier], now: datetime,
-                reason: str | None = None) -> TierChange:
+def change_tier(shop: Shop, member: Member, change: domain.TierChange, ladder: Sequence[Tier | domain.Tier],
+                now: datetime, reason: str | None = None) -> TierChange:
     """Applies a decided change to a locked member: the tier, a TierChange row with its reason, the
     tier_changed outbox event, the write-back request and, going up, each entry bonus owed (once per
     member and tier, ever). No commit."""
@@ -140,9 +137,9 @@ def change_tier(shop: Shop, member: Member, change: domain.TierChange, ladder: S
     old_name = old.name if old else None
     why = f"{change.reason} ({reason})" if reason else change.reason
     if change.direction == "up" and change.to_tier_id is not None:
-        reached = set(db.session.execute(
+        reached: set[int] = {tid for tid in db.session.execute(
             select(TierChange.to_tier_id).where(TierChange.member_id == member.id, TierChange.to_tier_id.is_not(None))
-        ).scalars())
+        ).scalars() if tid is not None}
         if member.tier_id:
             reached.add(member.tier_id)
         ladder_domain = [domain_tier(t) for t in ladder]
@@ -174,12 +171,14 @@ def upgrade_if_qualified(shop: Shop, member: Member, settings: ProgramSettings |
     """The immediate upgrade, on the event that qualifies (the member is locked). No commit."""
     if member.enrolled_at is None or member.deleted_at is not None:
         return None
-    ladder = tier_rows(shop.id)
+    ladder = catalogue(shop).ladder
     if not ladder:
         return None
+    if member.tier_id is not None and ladder[-1].id == member.tier_id:
+        return None  # already at the top
     settings = settings or settings_for(shop)
     value = qualifying_value_of(member, settings.tier_metric, settings.tier_window, now)
-    decision = domain.upgrade_decision(member.tier_id, value, [domain_tier(t) for t in ladder])
+    decision = domain.upgrade_decision(member.tier_id, value, ladder)
     if decision is None:
         return None
     return change_tier(shop, member, decision, ladder, now, reason)
@@ -348,7 +347,7 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
                 change_tier(shop, member, decision.change, [*ladder, *removed], now)
         for t in removed:
             db.session.delete(t)
-    shop.updated_at = now
+    touch(shop)
     audit.record(shop, actor, "tiers_saved", target_type="shop", target_id=shop.id,
                  details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
                                      "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],

@@ -150,7 +150,7 @@ class Engine:
         tier = Tier(shop_id=self.shop_id, name=name, handle=tier_handle(name), threshold=Decimal(threshold),
                     multiplier=Decimal(multiplier), entry_bonus=entry_bonus, position=0, created_at=utcnow(),
                     updated_at=utcnow())
-        db.session.add(tier)
+        db.session.add(tier)  # written behind the services' back, on purpose: the catalogue still notices
         db.session.commit()
         return tier
 

@@ -14,7 +14,6 @@ from app.services import actions, birthdays, members, program
 from app.services.program import Conflict, Invalid, NotFound
 from tests.services.engine_fixtures import (
     customer_payload,
-    engine_app,  # noqa: F401 (fixture)
     new_id,
 )
 

@@ -12,7 +12,6 @@ from app.loyalty import ledger as rules
 from app.services import expiry, members
 from app.services.ledger import lock_member, post_entry
 from tests.services.engine_fixtures import (
-    engine_app,  # noqa: F401 (fixture)
     new_id,
 )
 

@@ -21,7 +21,6 @@ from app.services.pending import release_due
 from tests.services.engine_fixtures import (
     T0,
     customer_payload,
-    engine_app,  # noqa: F401 (fixture)
     line,
     new_id,
     order_payload,
@@ -293,3 +292,51 @@ def test_customer_payload_fields_land_on_the_member(engine_app):
                                                   default_address={"address1": "1 Main St", "city": "Cluj"}))
     m = eng.member(cid)
     assert m.email_normalized == "jodoe@gmail.com" and m.address_fingerprint and m.enrolled_at is not None
+
+
+def test_campaigns_can_target_a_tier_or_a_segment(engine_app):
+    """×3 for Gold members only and ×2 for first orders ("new"): a new non-Gold shopper's first 10.00 earns
+    100 (×2), their second earns 50; a Gold member's order earns at Gold ×1.5 and the campaign's ×3 = 225."""
+    eng = engine_app
+    eng.configure(signup_points=0)
+    gold = eng.add_tier("Gold", "1000", "1.5")
+    start, end = T0 - timedelta(days=1), T0 + timedelta(days=60)
+    db.session.add(Campaign(shop_id=eng.shop_id, name="Gold ×3", kind="multiplier", value=Decimal(3), tier_id=gold.id,
+                            starts_at=start, ends_at=end, created_at=utcnow()))
+    db.session.add(Campaign(shop_id=eng.shop_id, name="First order ×2", kind="multiplier", value=Decimal(2),
+                            segment="new", starts_at=start, ends_at=end, created_at=utcnow()))
+    db.session.commit()
+    shopper, vip = new_id(), new_id()
+    first, second = new_id(), new_id()
+    eng.post("orders/paid", order_payload(first, shopper, subtotal="10.00"))
+    eng.post("orders/paid", order_payload(second, shopper, subtotal="10.00", processed_at=T0 + timedelta(days=1),
+                                          updated_at=T0 + timedelta(days=1)))
+    assert (eng.order(first).points_given, eng.order(second).points_given) == (100, 50)
+    eng.post("orders/paid", order_payload(new_id(), vip, subtotal="200.00"))  # 200.00 × 5 × 2 ("new") = 2,000: Gold now
+    assert eng.member(vip).tier_id == gold.id
+    vip_order = new_id()
+    eng.post("orders/paid", order_payload(vip_order, vip, subtotal="10.00", processed_at=T0 + timedelta(days=2),
+                                          updated_at=T0 + timedelta(days=2)))
+    assert eng.order(vip_order).points_given == 225
+
+
+def test_a_redacted_order_keeps_its_points_until_its_next_state_arrives(engine_app):
+    """customers/redact forgets what was known of the order (not its points). A refunds/create alone then
+    cannot say what the order is worth, so nothing moves; the next order payload settles it (an older one
+    than was applied before the redaction is still refused)."""
+    eng = engine_app
+    eng.configure(signup_points=0)
+    cid, oid = new_id(), new_id()
+    tee = line("59.90")
+    eng.post("orders/paid", order_payload(oid, cid, lines=[tee]))
+    eng.post("customers/redact", {"shop_domain": "alpha.myshopify.com", "customer": {"id": cid},
+                                  "orders_to_redact": [oid]})
+    assert eng.order(oid).knowledge is None and eng.member(cid).points_available == 299
+    refund = refund_payload(oid, new_id(), [(tee["id"], 1, "20.00")], at=T0 + timedelta(hours=1))
+    eng.post("refunds/create", refund)
+    assert eng.member(cid).points_available == 299
+    eng.post("orders/updated", order_payload(oid, cid, lines=[tee], updated_at=T0 - timedelta(minutes=1)))
+    assert eng.member(cid).points_available == 299  # older than what was applied: refused
+    eng.post("orders/updated", order_payload(oid, cid, subtotal="39.90", status="partially_refunded", lines=[tee],
+                                             refunds=[refund], updated_at=T0 + timedelta(hours=1)))
+    assert eng.member(cid).points_available == 199

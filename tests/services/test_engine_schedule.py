@@ -21,6 +21,7 @@ EXPECTED = {
     "app.jobs.schedule.evaluate_tiers": ("bulk", None, "0 4 * * *"),
     "app.jobs.schedule.award_birthdays": ("bulk", None, "10 0 * * *"),
     "app.jobs.schedule.run_expiry": ("bulk", None, "0 5 * * *"),
+    "app.jobs.schedule.refresh_analytics": ("bulk", None, "0 3 * * *"),
 }
 
 

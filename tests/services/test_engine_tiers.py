@@ -18,7 +18,6 @@ from app.services import orders as order_service
 from app.services import tiers
 from app.services.program import Invalid
 from tests.services.engine_fixtures import (
-    engine_app,  # noqa: F401 (fixture)
     new_id,
     order_payload,
 )
@@ -189,3 +188,17 @@ def test_evaluation_upgrades_members_an_edit_made_eligible(engine_app):
     tiers.save_tiers(eng.shop(), [{"id": gold.id, "name": "Gold", "threshold": "150"}])  # evaluates (in-process job)
     assert eng.member(cid).tier_id == gold.id
     assert db.session.execute(select(Member.tier_below_since)).scalar_one() is None
+
+
+def test_tiers_written_by_any_service_are_seen_by_the_next_order(engine_app):
+    """The order path reads the ladder once per shop version; a tier added by some other code path (here a
+    plain ORM insert) moves that version, so the next order already sees it."""
+    eng = engine_app
+    eng.configure(signup_points=0)
+    cid = new_id()
+    _place(eng, cid, "10.00", NOW)  # the ladder (empty) is now cached
+    version = eng.shop().updated_at
+    gold = eng.add_tier("Gold", "10")
+    assert eng.shop().updated_at > version
+    _place(eng, cid, "10.00", NOW + timedelta(days=1))
+    assert eng.member(cid).tier_id == gold.id
