@@ -41,6 +41,8 @@ def _apply_program_defaults(app: Flask) -> None:
     from app.services import setup, shops
 
     shop = shops.get_shop(DEMO_SHOP)
+    if shop is None:
+        raise click.ClickException("the demo shop did not install")
     setup.complete_setup(shop, setup.defaults()["settings"], actor="demo")
 
 

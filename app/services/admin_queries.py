@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import LedgerEntry, Member, Redemption, Referral, Shop, Tier, TierChange, utcnow
 
 PAGE_SIZE = 25
-SORTS = {
+SORTS: dict[str, tuple[Any, ...]] = {
     # Each sort has an index (migration 0004_admin) so a page is read from the index, not a full sort.
     "balance": (Member.points_available.desc(), Member.id.desc()),
     "spend": (Member.lifetime_spent.desc(), Member.id.desc()),
