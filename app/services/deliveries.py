@@ -108,54 +108,71 @@ def backoff(attempts: int) -> timedelta:
 Handler = Callable[[WebhookDelivery], str]
 
 
-def process_next(dispatch: Handler, max_attempts: int) -> bool:
-    """Claims one due delivery (SKIP LOCKED, so drains run side by side) and processes it in one transaction.
+# Deliveries claimed per transaction. Kept at 1: with two drains, a batch holds its members' row locks
+# (and the analytics advisory locks) until its commit, and measured with bench/engine the drains then
+# deadlock on shared members, PostgreSQL fails one delivery into retry-with-backoff and throughput
+# collapses. Batching needs lock ordering across a batch first.
+DRAIN_BATCH = 1
 
-    The handler's writes and the 'processed' mark commit together: a worker killed mid-way leaves the row
-    as it was, and the next drain does it again from the start. Returns False when nothing was due.
+
+def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH) -> int:
+    """Claims up to `batch` due deliveries (SKIP LOCKED, so drains run side by side) and processes them in
+    one transaction, each in a savepoint with its effects.
+
+    The handlers' writes and the 'processed' marks commit together: a worker killed mid-way leaves every
+    claimed row as it was, and the next drain does them again from the start. Returns how many were
+    claimed (0 when nothing was due).
     """
     now = utcnow()
-    row = db.session.execute(
+    rows = list(db.session.execute(
         select(WebhookDelivery)
         .where(
             WebhookDelivery.status.in_(PENDING_STATUSES),
             or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
         )
         .order_by(WebhookDelivery.id)
-        .limit(1)
+        .limit(batch)
         .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
-    if row is None:
+    ).scalars())
+    if not rows:
         db.session.rollback()
-        return False
-    try:
-        with db.session.begin_nested():
-            outcome = dispatch(row)
-        row.status = outcome
-        row.processed_at = utcnow()
-        row.last_error = None
-        row.next_attempt_at = None
-    except Exception as exc:  # a handler's failure is data: recorded on the row, retried with backoff
-        log.exception("delivery %s (%s) failed", row.id, row.topic)
-        row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000]
-        if row.attempts >= max_attempts:
-            row.status = "failed"
+        return 0
+    for row in rows:
+        try:
+            with db.session.begin_nested():
+                outcome = dispatch(row)
+            row.status = outcome
+            row.processed_at = utcnow()
+            row.last_error = None
             row.next_attempt_at = None
-        else:
-            row.status = "retry"
-            row.next_attempt_at = utcnow() + backoff(row.attempts)
+        except Exception as exc:  # a handler's failure is data: recorded on the row, retried with backoff
+            log.exception("delivery %s (%s) failed", row.id, row.topic)
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000]
+            if row.attempts >= max_attempts:
+                row.status = "failed"
+                row.next_attempt_at = None
+            else:
+                row.status = "retry"
+                row.next_attempt_at = utcnow() + backoff(row.attempts)
     db.session.commit()
-    return True
+    return len(rows)
+
+
+def process_next(dispatch: Handler, max_attempts: int) -> bool:
+    """One delivery in its own transaction (a batch of one); False when nothing was due."""
+    return process_batch(dispatch, max_attempts, batch=1) > 0
 
 
 def drain(dispatch: Handler, max_attempts: int, limit: int | None = None) -> int:
     """Processes due deliveries until none is left (or `limit`); returns how many were handled."""
     done = 0
     while limit is None or done < limit:
-        if not process_next(dispatch, max_attempts):
+        size = DRAIN_BATCH if limit is None else min(DRAIN_BATCH, limit - done)
+        claimed = process_batch(dispatch, max_attempts, size)
+        if not claimed:
             break
-        done += 1
+        done += claimed
     return done
 
 
