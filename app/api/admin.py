@@ -53,8 +53,6 @@ def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Runs a service of another subsystem and turns its refusals into the API's error shape."""
     try:
         return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise ApiError(503, "not_ready", "this part of Regulars is not available yet") from None
     except ApiError:
         raise
     except LookupError as exc:
