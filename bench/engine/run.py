@@ -41,6 +41,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 
+from bench.chaos.procs import descendants
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", os.environ.get("TEST_PG_ADMIN_URL",
                                                                 "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
@@ -165,22 +167,6 @@ def start_workers(n: int, url: str, prefix: str, logdir: Path) -> list[subproces
     return procs
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 def peak_rss_kib(pids: list[int]) -> dict[int, int]:

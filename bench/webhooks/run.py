@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+
+from bench.chaos.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-secret-" + "x" * 24
@@ -57,10 +58,6 @@ def order_body() -> bytes:
     return json.dumps(payload).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

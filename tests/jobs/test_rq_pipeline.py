@@ -16,6 +16,7 @@ from app import create_app
 from app.extensions import db
 from app.jobs.webhooks import sweep
 from app.models import Member, Shop, WebhookDelivery, utcnow
+from bench.chaos.procs import descendants
 from tests.conftest import make_config, truncate_all
 from tests.helpers import post_webhook
 
@@ -48,22 +49,6 @@ def _worker(app, prefix, *, burst=True):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 def _statuses(app):
@@ -133,7 +118,7 @@ def test_worker_killed_mid_job_is_processed_again_to_the_same_result(rq_env, pg_
         os.killpg(worker.pid, signal.SIGKILL)
         pytest.fail("the job never reached the locked row: " + worker.stdout.read1(20000).decode()[-3000:])
     # RQ runs the job in a forked work horse in its own session: kill it and its parent, as an OOM kill would.
-    for pid in [*_descendants(worker.pid), worker.pid]:
+    for pid in [*descendants(worker.pid), worker.pid]:
         os.kill(pid, signal.SIGKILL)
     worker.wait(timeout=10)
     tx.rollback()
