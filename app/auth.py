@@ -30,10 +30,6 @@ class SessionIdentity:
     claims: dict[str, Any]
 
 
-def _request_input_url() -> str:
-    return request.url
-
-
 def verify_session_request() -> tuple[SessionIdentity | None, Response | None]:
     """Checks the App Bridge session token (query id_token on documents, Bearer on fetches).
 
@@ -42,7 +38,7 @@ def verify_session_request() -> tuple[SessionIdentity | None, Response | None]:
     (401 with X-Shopify-Retry-Invalid-Session-Request for fetches, the patch-id-token redirect for documents).
     """
     adapter = current_shopify()
-    result = adapter.verify_app_home(request.method, _request_input_url(), request.headers)
+    result = adapter.verify_app_home(request.method, request.url, request.headers)
     if not result.ok:
         resp = Response(result.response.body, status=result.response.status, headers=result.response.headers)
         if request.headers.get("Authorization") and result.response.status == 401:

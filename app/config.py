@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 # Kept equal to `[webhooks] api_version` in shopify.app.toml (a test checks it).
@@ -35,7 +35,6 @@ class Config:
     queue_prefix: str = ""
     drain_slots: int = 2
     delivery_max_attempts: int = 5
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:

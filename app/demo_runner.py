@@ -25,7 +25,7 @@ PRODUCTS = [("Organic cotton tee", "24.00"), ("Merino beanie", "32.00"), ("Canva
             ("Ceramic mug", "14.00"), ("Linen apron", "39.90"), ("Gift card", "25.00")]
 
 
-def _install(app: Flask, store: Any) -> None:
+def _install(app: Flask) -> None:
     """Installs the demo shop exactly as Shopify admin would: the first admin load exchanges a session token."""
     from devstore.tokens import mint_session_token
 
@@ -99,7 +99,7 @@ def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
     app_thread.start()
 
     click.echo(f"stand-in Shopify on {store_url}; app on {cfg.app_url}; seeding {DEMO_SHOP} through POST /webhooks …")
-    _install(app, store)
+    _install(app)
     _apply_program_defaults(app)
     customers = _seed(store, random.Random(7))
     db.session.remove()

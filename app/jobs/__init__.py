@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -111,8 +111,7 @@ def job_context() -> Iterator[Flask]:
     """The app context a job runs in: the caller's (in-process) or one app per worker process."""
     global _worker_app
     if has_app_context():
-        with nullcontext():
-            yield current_app  # type: ignore[misc]
+        yield current_app  # type: ignore[misc]
         return
     if _worker_app is None:
         from app import create_app

@@ -27,6 +27,7 @@ from app.loyalty.settings import ProgramSettings
 from app.models import Member, Shop, WebhookDelivery, utcnow
 from app.services.ledger import lock_member, post_entry
 from app.services.program import Conflict, Invalid, NotFound, settings_for
+from app.services.referrals import ensure_code
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +156,10 @@ def enroll_member(shop: Shop, member: Member, settings: ProgramSettings, now: da
 
             tiers.upgrade_if_qualified(shop, member, settings, now, reason="sign-up bonus")
     if joined:
-        _member_hook("on_member_enrolled", shop, member)
+        # A member has a referral code from the day they join (the link is written back to Shopify too).
+        ensure_code(member)
     return joined
 
-
-def _member_hook(name: str, shop: Shop, member: Member) -> None:
-    """Lets the referrals service give a new member their code; absent until that service has it."""
-    try:
-        from app.services import referrals
-    except ImportError:
-        return
-    hook = getattr(referrals, name, None)
-    if hook is not None:
-        hook(shop, member)
 
 
 def enroll(shop: Shop, customer_id: int, *, now: datetime | None = None, commit: bool = True,

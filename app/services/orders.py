@@ -45,8 +45,8 @@ from app.loyalty.orders import (
     take_rule_snapshot,
 )
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow
+from app.services import analytics, program, referrals, rewards
 from app.services import members as members_service
-from app.services import program
 from app.services.ledger import adopt_inserted, lock_member, post_entry
 
 log = logging.getLogger(__name__)
@@ -142,13 +142,13 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
     if row.discount_codes:
         # Reward codes and friend codes are discount codes: an order without any can neither use a reward
         # nor be (or have been) a referral, so those services are asked only about orders with codes.
-        _notify("rewards", "mark_codes_used", shop, row)
-        _notify("referrals", "on_order_changed", shop, row)
+        rewards.mark_codes_used(shop, row)
+        referrals.on_order_changed(shop, row)
     if _analytics_facts(row) != before:
         # The dashboard's per-customer rollup follows the order in the same transaction (both customers
         # when an order moved from one to another).
         for customer_id in {before[3], row.customer_id} - {None}:
-            _call("analytics", "refresh_customer", shop.id, customer_id)
+            analytics.refresh_customer(shop.id, customer_id)
     return row
 
 
@@ -345,27 +345,3 @@ def _order_figures(row: Order, member: Member | None, knowledge: OrderKnowledge,
     return (int(counts) > int(old_counted)) or new_amount > old_amount
 
 
-_missing_hooks: set[str] = set()
-
-
-def _notify(module: str, name: str, shop: Shop, row: Order) -> None:
-    """Calls app.services.<module>.<name>(shop, order) when that service has it (built in parallel)."""
-    _call(module, name, shop, row)
-
-
-def _call(module: str, name: str, *args: Any) -> None:
-    import importlib
-
-    try:
-        service = importlib.import_module(f"app.services.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"app.services.{module}":
-            raise
-        service = None
-    hook = getattr(service, name, None) if service is not None else None
-    if hook is None:
-        if f"{module}.{name}" not in _missing_hooks:
-            _missing_hooks.add(f"{module}.{name}")
-            log.info("app.services.%s.%s is not there yet: skipped", module, name)
-        return
-    hook(*args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 
 from app.extensions import db
 from app.models import (
@@ -58,8 +58,6 @@ def redact_customer(shop: Shop | None, payload: dict[str, Any], delivery: Webhoo
     conds = [Order.customer_id == cid]
     if order_ids:
         conds.append(Order.order_id.in_(order_ids))
-    from sqlalchemy import or_
-
     db.session.execute(
         update(Order).where(Order.shop_id == shop.id, or_(*conds))
         .values(email=None, browser_ip=None, address_fingerprint=None, knowledge=None)

@@ -144,8 +144,9 @@ def paced(url: str, body: bytes, signature: str, rate: int, seconds: int, run: s
                 except httpx.HTTPError:
                     ok = False
                 with lock:
-                    # Measured from the scheduled start, so queueing behind a slow request counts.
-                    latencies.append((time.perf_counter() - min(t0, max(due, t0 - 1))) * 1000)
+                    # Measured from the scheduled start (requests are never sent early), so queueing behind
+                    # a slow request counts, up to one second of it.
+                    latencies.append((time.perf_counter() - max(due, t0 - 1.0)) * 1000)
                     errors += 0 if ok else 1
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]

@@ -38,6 +38,8 @@ def test_authentic_delivery_is_stored_and_processed(pg_app, client):
         m = db.session.execute(select(Member)).scalar_one()
         # Ids above 2^53 survive exactly.
         assert m.customer_id == 7000000000000000123 and m.email == "Ann@Example.com"
+        # Joining gives the member their referral code at once (Crockford base32, 8 characters).
+        assert m.enrolled_at is not None and m.referral_code and len(m.referral_code) == 8
 
 
 def test_bad_or_missing_hmac_is_401_and_stores_nothing(pg_app, client):
