@@ -85,6 +85,30 @@ class Jobs:
             log.warning("Redis unavailable, delivery left for the sweeper: %s", exc)
             return False
 
+    def request_drains(self, delivery_ids: list[int]) -> bool:
+        """`request_drain` for a batch of new deliveries: one flag per drain slot they map to, set in one
+        round trip (in-process, one drain takes every due delivery)."""
+        if not delivery_ids:
+            return True
+        if self.in_process:
+            return self.request_drain(delivery_ids[0])
+        from app.jobs.webhooks import drain_webhooks
+
+        slots = sorted({i % self.drain_slots for i in delivery_ids})
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for slot in slots:
+                pipe.set(self.drain_flag(slot), "1", nx=True, ex=600)
+            won = pipe.execute()
+        except Exception as exc:
+            log.warning("Redis unavailable, deliveries left for the sweeper: %s", exc)
+            return False
+        ok = True
+        for slot, setter in zip(slots, won, strict=True):
+            if setter:
+                ok = self.enqueue("webhooks", drain_webhooks, slot) and ok
+        return ok
+
     def drain_flag(self, slot: int) -> str:
         return f"regulars:{self.prefix}drain-requested:{slot}"
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from sqlalchemy import bindparam, func, or_, select, text, update
 
 from app.extensions import db
 from app.models import PENDING_STATUSES, WebhookDelivery, utcnow
 from app.models.types import UTCDateTime
+from app.services.intake import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,14 @@ def store_delivery(
     triggered_at: datetime | None,
     api_version: str | None,
     body: str,
-) -> int | None:
-    """Stores the delivery, committed, unless its webhook id or event id is known; returns the new id or None.
+    kick: Callable[[list[int]], Any] | None = None,
+) -> tuple[int | None, bool]:
+    """Stores the delivery, committed, unless its webhook id or event id is known. Returns (the new id or
+    None, whether `kick` was already called with it after the commit).
 
-    The receiver's hot path, whose floor is this commit: one prepared statement (PostgreSQL and SQLite
-    both take ON CONFLICT DO NOTHING … RETURNING), no read before it, no ORM.
+    The receiver's hot path, whose floor is the commit: no read before the insert, no ORM. On PostgreSQL the
+    rows of concurrent requests share one commit (app.services.intake) and `kick`, the drain request, is
+    made once for them; on SQLite each row is its own autocommitted statement and the caller kicks.
     """
     params: dict[str, Any] = {
         "shop_domain": shop_domain, "topic": topic, "webhook_id": webhook_id, "event_id": event_id,
@@ -51,46 +54,29 @@ def store_delivery(
     }
     engine = db.engine
     if engine.dialect.name == "postgresql":
-        return _store_postgresql(engine, params)
+        return _group_commit(engine).store(params, kick=kick)
     # One statement is its own transaction: in autocommit it is durable when this returns. The 200 is
     # sent only after it.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         new_id = conn.execute(_INSERT, params).scalar_one_or_none()
-    return int(new_id) if new_id is not None else None
+    return (int(new_id) if new_id is not None else None), False
 
 
-_PG_INSERT = (
-    "INSERT INTO webhook_deliveries (shop_domain, topic, webhook_id, event_id, triggered_at, api_version, body,"
-    " status, attempts, created_at, updated_at)"
-    " VALUES (%(shop_domain)s, %(topic)s, %(webhook_id)s, %(event_id)s, %(triggered_at)s, %(api_version)s,"
-    " %(body)s, 'received', 0, %(now)s, %(now)s)"
-    " ON CONFLICT DO NOTHING RETURNING id"
-)
-_receiver = threading.local()
+_committers: dict[str, GroupCommit] = {}
+_committers_lock = threading.Lock()
 
 
-def _store_postgresql(engine: Any, params: dict[str, Any]) -> int | None:
-    """The same INSERT on a connection kept by this worker thread, in autocommit, prepared once.
-
-    Measured: the pool checkout with its pre-ping and SQLAlchemy's execute cost about a quarter of the
-    receiver's CPU; a webhook needs neither (one statement, no ORM). A dead connection (PostgreSQL
-    restarted, connections cut) is replaced and the insert tried once more; ON CONFLICT makes that safe.
-    """
-    for attempt in (1, 2):
-        conn = getattr(_receiver, "conn", None)
-        if conn is None or conn.closed or getattr(_receiver, "url", None) != engine.url:
-            url = engine.url.set(drivername="postgresql")
-            conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True, prepare_threshold=0)
-            _receiver.conn, _receiver.url = conn, engine.url
-        try:
-            row = conn.execute(_PG_INSERT, params).fetchone()
-            return int(row[0]) if row is not None else None
-        except psycopg.OperationalError:
-            conn.close()
-            _receiver.conn = None
-            if attempt == 2:
-                raise
-    return None
+def _group_commit(engine: Any) -> GroupCommit:
+    """The process's group commit for this database (one per URL: tests run apps on several)."""
+    key = str(engine.url)
+    found = _committers.get(key)
+    if found is None:
+        with _committers_lock:
+            found = _committers.get(key)
+            if found is None:
+                dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                found = _committers[key] = GroupCommit(dsn)
+    return found
 
 
 def pending_count(due_only: bool = True) -> int:

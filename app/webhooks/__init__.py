@@ -69,7 +69,8 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
     if not isinstance(payload, dict):
         return _error(400, "body is not a JSON object")
 
-    new_id = deliveries.store_delivery(
+    uninstall = topic == "app/uninstalled"
+    new_id, kicked = deliveries.store_delivery(
         shop_domain=verdict.shop_domain,
         topic=topic,
         webhook_id=webhook_id,
@@ -77,13 +78,15 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
         triggered_at=_parse_time(request.headers.get("X-Shopify-Triggered-At")),
         api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
         body=text,
+        # Stored and committed before the kick: from there nothing can lose it. If Redis is down the sweeper
+        # re-kicks. An uninstall is marked on the shop first, so no drain starts work for it after this.
+        kick=None if uninstall else current_jobs().request_drains,
     )
-    if new_id is not None and topic == "app/uninstalled":
+    if new_id is not None and uninstall:
         # "Stops all work for the shop at once": not behind whatever the queue holds.
         shops.mark_uninstalled(verdict.shop_domain, _parse_time(request.headers.get("X-Shopify-Triggered-At")))
         db.session.commit()
-    if new_id is not None:
-        # Stored and committed: from here on nothing can lose it. If Redis is down the sweeper re-kicks.
+    if new_id is not None and not kicked:
         current_jobs().request_drain(new_id)
     return Response(status=200)
 
