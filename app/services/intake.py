@@ -113,11 +113,16 @@ class GroupCommit:
 
     # ------------------------------------------------------------------------------------ the leader
     def _lead(self, kick: Kick | None) -> None:
-        """Writes everything queued (this request's row among it), answers the batch, hands over."""
+        """Writes everything queued (this request's row among it), hands the lead over as soon as the commit
+        is done (the next batch's INSERT then overlaps this batch's drain request), asks for drains and
+        answers the batch."""
         with self._lock:
             batch, self._queue = self._queue, []
         try:
-            self._write(batch)
+            try:
+                self._write(batch)
+            finally:
+                self._hand_over()
             self._kick(batch, kick)
         except BaseException as exc:  # every waiter gets an answer, whatever happened
             for it in batch:
@@ -129,14 +134,16 @@ class GroupCommit:
             for it in batch:
                 it.finished = True
                 it.done.set()
-            with self._lock:
-                if self._queue:
-                    # Rows queued during this commit: the first of them leads the next batch.
-                    nxt = self._queue[0]
-                    nxt.lead = True
-                    nxt.done.set()
-                else:
-                    self._busy = False
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            if self._queue:
+                # Rows queued during this commit: the first of them leads the next batch.
+                nxt = self._queue[0]
+                nxt.lead = True
+                nxt.done.set()
+            else:
+                self._busy = False
 
     def _write(self, batch: list[_Item]) -> None:
         now = batch[0].params["now"]
