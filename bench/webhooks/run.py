@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -25,11 +26,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.chaos.procs import free_port
+from bench.chaos.procs import descendants, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-secret-" + "x" * 24
@@ -76,7 +78,7 @@ def bench_database() -> Iterator[str]:
 
 
 @contextmanager
-def gunicorn(target: str, env: dict[str, str], workers: int, threads: int) -> Iterator[str]:
+def gunicorn(target: str, env: dict[str, str], workers: int, threads: int) -> Iterator[tuple[str, int]]:
     port = free_port()
     kind = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync"]
     proc = subprocess.Popen(
@@ -92,17 +94,56 @@ def gunicorn(target: str, env: dict[str, str], workers: int, threads: int) -> It
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
 
 
-def wrk(url: str, seconds: int, connections: int, env: dict[str, str]) -> dict[str, float]:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU time of these processes, from /proc (a process gone since counts nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def serving_pids(eng: Any, gunicorn_pid: int) -> list[int]:
+    """Everything that works for a request: the gunicorn tree, the PostgreSQL backends of the bench's database
+    (not this process's own) with the WAL writer and checkpointer, and Redis."""
+    with eng.connect() as c:
+        pg = list(c.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() AND pid <> pg_backend_pid()) "
+            "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")).scalars())
+    redis = [int(p) for p in os.listdir("/proc") if p.isdigit() and _comm(int(p)) == "redis-server"]
+    return [gunicorn_pid, *descendants(gunicorn_pid), *pg, *redis]
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def wrk(url: str, seconds: int, connections: int, env: dict[str, str], pids: list[int] | None = None) -> dict[str, float]:
+    """wrk's figures, and with `pids` the CPU seconds they and wrk itself spent per request."""
+    cpu0, wrk0 = cpu_seconds(pids or []), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(Path(__file__).with_name("post.lua")), url],
         capture_output=True, text=True, env=env, check=True,
     ).stdout
+    wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu_seconds(pids or []) - cpu0 + (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
@@ -115,7 +156,7 @@ def wrk(url: str, seconds: int, connections: int, env: dict[str, str]) -> dict[s
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "requests": total,
-            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "cpu_us": cpu / max(total, 1) * 1e6}
 
 
 def paced(url: str, body: bytes, signature: str, rate: int, seconds: int, run: str) -> dict[str, float]:
@@ -189,16 +230,17 @@ def main() -> int:
                            "'tok', now(), now())"))
         # Both servers run side by side and the load alternates between them, round after round: on a shared
         # machine a background load that comes and goes then weighs on both sides of the ratio alike.
-        with gunicorn("bench.webhooks.bare:app", env, args.workers, args.threads) as bare_url, \
-                gunicorn("app:create_app()", env, args.workers, args.threads) as app_url:
+        with gunicorn("bench.webhooks.bare:app", env, args.workers, args.threads) as (bare_url, bare_pid), \
+                gunicorn("app:create_app()", env, args.workers, args.threads) as (app_url, app_pid):
             wrk(bare_url + "/webhooks", 2, args.connections, env)  # warm-up
             wrk(app_url + "/webhooks", 2, args.connections, {**env, "BENCH_RUN": run + "w"})
             rounds: list[tuple[dict[str, float], dict[str, float], int]] = []
             for r in range(args.rounds):
-                bare = wrk(bare_url + "/webhooks", args.seconds, args.connections, env)
+                bare = wrk(bare_url + "/webhooks", args.seconds, args.connections, env, serving_pids(eng, bare_pid))
                 with eng.connect() as c:
                     before = c.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one()
-                app = wrk(app_url + "/webhooks", args.seconds, args.connections, {**env, "BENCH_RUN": f"{run}r{r}"})
+                app = wrk(app_url + "/webhooks", args.seconds, args.connections, {**env, "BENCH_RUN": f"{run}r{r}"},
+                          serving_pids(eng, app_pid))
                 with eng.connect() as c:
                     stored = c.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one() - before
                 rounds.append((bare, app, stored))
@@ -211,19 +253,27 @@ def main() -> int:
     server = f"gthread x{args.threads}" if args.threads > 1 else "sync"
     print(f"bench/webhooks  gunicorn -w {args.workers} {server}, wrk -t2 -c{args.connections} -d{args.seconds}s "
           f"x {args.rounds} rounds, 1.5 KB body")
-    print(f"{'round':<7}{'endpoint':<32}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'stored/s':>10}{'ratio':>8}")
+    print(f"{'round':<7}{'endpoint':<32}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}{'cpu us':>8}"
+          f"{'stored/s':>10}{'ratio':>8}")
     ratios = []
     for r, (bare, app, stored) in enumerate(rounds, 1):
         ratios.append(app["rps"] / bare["rps"])
-        print(f"{r:<7}{'bare Flask 200':<32}{bare['rps']:>10.0f}{bare['p50']:>10.2f}{bare['p99']:>10.2f}{bare['non2xx']:>10}")
+        print(f"{r:<7}{'bare Flask 200':<32}{bare['rps']:>10.0f}{bare['p50']:>10.2f}{bare['p99']:>10.2f}"
+              f"{bare['non2xx']:>10}{bare['cpu_us']:>8.0f}")
         print(f"{'':<7}{'POST /webhooks (verify+store)':<32}{app['rps']:>10.0f}{app['p50']:>10.2f}{app['p99']:>10.2f}"
-              f"{app['non2xx']:>10}{stored / args.seconds:>10.0f}{ratios[-1]:>8.2f}")
+              f"{app['non2xx']:>10}{app['cpu_us']:>8.0f}{stored / args.seconds:>10.0f}{ratios[-1]:>8.2f}")
     bare_total = sum(b["rps"] for b, _, _ in rounds)
     app_total = sum(a["rps"] for _, a, _ in rounds)
     print(f"verified-and-stored per second: {sum(s for _, _, s in rounds) / (args.seconds * args.rounds):.0f}"
           f"  (rows per group commit: {per_commit:.1f})")
     print(f"ratio to bare Flask: {app_total / bare_total:.2f} over all rounds, median round "
           f"{statistics.median(ratios):.2f}  (target >= 0.3, goal 0.5)")
+    # CPU per request counts only this run's processes, so it holds on a machine shared with other work,
+    # where req/s swings with the neighbours' load.
+    bare_cpu = statistics.median(b["cpu_us"] for b, _, _ in rounds)
+    app_cpu = statistics.median(a["cpu_us"] for _, a, _ in rounds)
+    print(f"CPU per request (server processes, PostgreSQL, Redis and wrk; median round): bare {bare_cpu:.0f} us, "
+          f"webhooks {app_cpu:.0f} us; ratio {bare_cpu / app_cpu:.2f}")
     print(f"paced {pace['rate']} req/s for {args.seconds}s: p50 {pace['p50']:.2f} ms, p99 {pace['p99']:.2f} ms, "
           f"errors {pace['errors']} of {pace['requests']}  (target p99 <= 50 ms)")
     return 0
