@@ -7,6 +7,9 @@ reconciliation), so a long backfill never delays order points. Entry points take
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +28,8 @@ class Jobs:
         self.prefix = prefix
         self.drain_slots = drain_slots
         self._redis: Any = None
+        self._kick_thread: _Kicker | None = None
+        self._kick_lock = threading.Lock()
 
     @property
     def in_process(self) -> bool:
@@ -86,15 +91,26 @@ class Jobs:
             return False
 
     def request_drains(self, delivery_ids: list[int]) -> bool:
-        """`request_drain` for a batch of new deliveries: one flag per drain slot they map to, set in one
-        round trip (in-process, one drain takes every due delivery)."""
+        """After new deliveries were committed: makes sure every drain slot runs after this moment.
+
+        In-process, one drain (run here) takes every due delivery. With Redis the flags are set by this
+        process's kicker thread, at once when it is idle and at most every KICK_INTERVAL under load, one
+        round trip for all slots: the caller does not wait for Redis, and a burst of commits costs one
+        kick. The kick happens after the caller's commit, so the flag protocol of `request_drain` holds;
+        a kick lost with the process (or to a Redis outage) is redone by the sweeper within the minute.
+        """
         if not delivery_ids:
             return True
         if self.in_process:
             return self.request_drain(delivery_ids[0])
+        self._kicker().wake()
+        return True
+
+    def kick_all_slots(self) -> bool:
+        """One round trip: the flag of every slot with NX, then a drain enqueued for each flag this set."""
         from app.jobs.webhooks import drain_webhooks
 
-        slots = sorted({i % self.drain_slots for i in delivery_ids})
+        slots = range(self.drain_slots)
         try:
             pipe = self.redis.pipeline(transaction=False)
             for slot in slots:
@@ -109,8 +125,57 @@ class Jobs:
                 ok = self.enqueue("webhooks", drain_webhooks, slot) and ok
         return ok
 
+    def _kicker(self) -> _Kicker:
+        kicker = self._kick_thread
+        if kicker is None or not kicker.alive():
+            with self._kick_lock:
+                kicker = self._kick_thread
+                if kicker is None or not kicker.alive():
+                    kicker = self._kick_thread = _Kicker(self.kick_all_slots)
+        return kicker
+
     def drain_flag(self, slot: int) -> str:
         return f"regulars:{self.prefix}drain-requested:{slot}"
+
+
+class _Kicker:
+    """A daemon thread of one process that sets the drain flags when woken (see Jobs.request_drains)."""
+
+    INTERVAL = 0.005  # seconds between two kicks under load: a drain then starts at most this late
+    RETRY = 1.0  # after a failed kick (Redis down): the sweeper covers meanwhile, without a warning per commit
+
+    def __init__(self, kick: Callable[[], bool]) -> None:
+        self._kick = kick
+        self._event = threading.Event()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="regulars-drain-kicker", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        # A forked child (gunicorn --preload) has the object but not the thread.
+        return self._pid == os.getpid() and self._thread.is_alive()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def _run(self) -> None:
+        last = 0.0
+        while True:
+            self._event.wait()
+            pause = last + self.INTERVAL - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            # Cleared before the kick: a commit after this line wakes the next round, one before it is
+            # covered by this kick, which comes after it.
+            self._event.clear()
+            last = time.monotonic()
+            try:
+                ok = self._kick()
+            except Exception:
+                log.exception("drain kick failed")
+                ok = False
+            if not ok:
+                last += self.RETRY
 
 
 def init_app(app: Flask) -> None:

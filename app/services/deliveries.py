@@ -62,20 +62,19 @@ def store_delivery(
     return (int(new_id) if new_id is not None else None), False
 
 
-_committers: dict[str, GroupCommit] = {}
+_committers: dict[Any, GroupCommit] = {}
 _committers_lock = threading.Lock()
 
 
 def _group_commit(engine: Any) -> GroupCommit:
-    """The process's group commit for this database (one per URL: tests run apps on several)."""
-    key = str(engine.url)
-    found = _committers.get(key)
+    """The process's group commit for this engine's database (tests run apps on several)."""
+    found = _committers.get(engine)
     if found is None:
         with _committers_lock:
-            found = _committers.get(key)
+            found = _committers.get(engine)
             if found is None:
                 dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                found = _committers[key] = GroupCommit(dsn)
+                found = _committers[engine] = GroupCommit(dsn)
     return found
 
 

@@ -65,11 +65,19 @@ STATEMENT_TIMEOUT_MS = 4000
 Kick = Callable[[list[int]], Any]
 
 
+def _held_lock() -> Any:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass(eq=False)
 class _Item:
     params: dict[str, Any]
     kick: bool
-    done: threading.Event = field(default_factory=threading.Event)
+    # Released once: when the item is answered, or handed the lead. A bare lock, not an Event: an Event is a
+    # Condition around a lock, and making one per request showed in the receiver's profile.
+    done: Any = field(default_factory=_held_lock)
     lead: bool = False
     finished: bool = False
     new_id: int | None = None
@@ -104,7 +112,7 @@ class GroupCommit:
             if not self._busy:
                 self._busy = item.lead = True
         if not item.lead:
-            item.done.wait()  # until answered, or until handed the lead
+            item.done.acquire()  # until answered, or until handed the lead
         if item.lead and not item.finished:
             self._lead(kick)
         if item.error is not None:
@@ -133,7 +141,8 @@ class GroupCommit:
         finally:
             for it in batch:
                 it.finished = True
-                it.done.set()
+                if not it.lead:  # a leader's lock was released when it was handed the lead (or never taken)
+                    it.done.release()
 
     def _hand_over(self) -> None:
         with self._lock:
@@ -141,7 +150,7 @@ class GroupCommit:
                 # Rows queued during this commit: the first of them leads the next batch.
                 nxt = self._queue[0]
                 nxt.lead = True
-                nxt.done.set()
+                nxt.done.release()
             else:
                 self._busy = False
 

@@ -116,15 +116,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / _TICK
 
 
-def serving_pids(eng: Any, gunicorn_pid: int) -> list[int]:
-    """Everything that works for a request: the gunicorn tree, the PostgreSQL backends of the bench's database
-    (not this process's own) with the WAL writer and checkpointer, and Redis."""
+def serving_pids(eng: Any, gunicorn_pid: int) -> dict[str, list[int]]:
+    """Everything that works for a request, by part: the gunicorn tree, the PostgreSQL backends of the bench's
+    database (not this process's own) with the WAL writer and checkpointer, and Redis."""
     with eng.connect() as c:
         pg = list(c.execute(text(
             "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() AND pid <> pg_backend_pid()) "
             "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')")).scalars())
     redis = [int(p) for p in os.listdir("/proc") if p.isdigit() and _comm(int(p)) == "redis-server"]
-    return [gunicorn_pid, *descendants(gunicorn_pid), *pg, *redis]
+    return {"python": [gunicorn_pid, *descendants(gunicorn_pid)], "postgres": pg, "redis": redis}
 
 
 def _comm(pid: int) -> str:
@@ -135,15 +135,19 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def wrk(url: str, seconds: int, connections: int, env: dict[str, str], pids: list[int] | None = None) -> dict[str, float]:
-    """wrk's figures, and with `pids` the CPU seconds they and wrk itself spent per request."""
-    cpu0, wrk0 = cpu_seconds(pids or []), resource.getrusage(resource.RUSAGE_CHILDREN)
+def wrk(url: str, seconds: int, connections: int, env: dict[str, str],
+        parts: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """wrk's figures, and with `parts` the CPU microseconds per request of each part and of wrk itself."""
+    parts = parts or {}
+    before = {name: cpu_seconds(pids) for name, pids in parts.items()}
+    wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(Path(__file__).with_name("post.lua")), url],
         capture_output=True, text=True, env=env, check=True,
     ).stdout
     wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = cpu_seconds(pids or []) - cpu0 + (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
+    cpu = {name: cpu_seconds(pids) - before[name] for name, pids in parts.items()}
+    cpu["wrk"] = (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
@@ -155,8 +159,10 @@ def wrk(url: str, seconds: int, connections: int, env: dict[str, str], pids: lis
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    per_request = {name: seconds / max(total, 1) * 1e6 for name, seconds in cpu.items()}
     return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "requests": total,
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "cpu_us": cpu / max(total, 1) * 1e6}
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "cpu_us": sum(per_request.values()),
+            "cpu_parts": per_request}
 
 
 def paced(url: str, body: bytes, signature: str, rate: int, seconds: int, run: str) -> dict[str, float]:
@@ -274,6 +280,10 @@ def main() -> int:
     app_cpu = statistics.median(a["cpu_us"] for _, a, _ in rounds)
     print(f"CPU per request (server processes, PostgreSQL, Redis and wrk; median round): bare {bare_cpu:.0f} us, "
           f"webhooks {app_cpu:.0f} us; ratio {bare_cpu / app_cpu:.2f}")
+    for label, side in (("bare", 0), ("webhooks", 1)):
+        names = rounds[0][side]["cpu_parts"]
+        print(f"  {label:<9}" + ", ".join(
+            f"{n} {statistics.median(r[side]['cpu_parts'][n] for r in rounds):.0f} us" for n in names))
     print(f"paced {pace['rate']} req/s for {args.seconds}s: p50 {pace['p50']:.2f} ms, p99 {pace['p99']:.2f} ms, "
           f"errors {pace['errors']} of {pace['requests']}  (target p99 <= 50 ms)")
     return 0
