@@ -3,11 +3,12 @@ way are stored together by the next one.
 
 The receiver's floor is the durable commit of each delivery (PERFORMANCE.md). One INSERT and one commit per
 request makes PostgreSQL pay a transaction, a statement and a WAL flush per delivery, and the receiver one
-round trip to PostgreSQL and one to Redis. Here the request threads of a worker process queue their rows;
-one of them (the leader) stores every queued row with one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
-NOTHING` in one autocommitted transaction, asks Redis for the drains the new rows need, then wakes the
-others. No request waits on a timer: a request that finds nobody writing writes at once (alone, when the
-worker is quiet), and a batch is whatever queued during the previous commit.
+round trip to PostgreSQL. Here the request threads of a worker process queue their rows; one of them (the
+leader) stores every queued row with one `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING` in one
+autocommitted transaction, hands the lead to the first row queued meanwhile, asks for drains once for the
+batch (the caller's `kick`), then answers the others. No request waits on a timer: a request that finds
+nobody writing writes at once (alone, when the worker is quiet), and a batch is whatever queued during the
+previous commit.
 
 What each request still gets, exactly as with a commit of its own:
 - its 200 is sent only after the transaction holding its row has committed (synchronous_commit as set on
@@ -20,6 +21,7 @@ What each request still gets, exactly as with a commit of its own:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -32,22 +34,21 @@ import psycopg
 log = logging.getLogger(__name__)
 
 _COLUMNS = ("shop_domain", "topic", "webhook_id", "event_id", "triggered_at", "api_version", "body")
-_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "text")
 
-# One statement for any batch size (a VALUES list would need a prepared statement per size). unnest keeps
-# the arrays' order, so ON CONFLICT keeps the first of two rows with the same key, as arrival order would.
-# The arrays go in binary (%b): in text format psycopg escapes every quote of every JSON body with a
-# regular expression, which cost more than the rest of the request.
-_INSERT_MANY = (
-    "INSERT INTO webhook_deliveries (shop_domain, topic, webhook_id, event_id, triggered_at, api_version, body,"
-    " status, attempts, created_at, updated_at)"
-    " SELECT d.shop_domain, d.topic, d.webhook_id, d.event_id, d.triggered_at, d.api_version, d.body,"
-    " 'received', 0, %(now)s, %(now)s"
-    " FROM unnest(" + ", ".join(f"%({c})b::{t}[]" for c, t in zip(_COLUMNS, _TYPES, strict=True)) + ")"
-    " WITH ORDINALITY AS d(" + ", ".join(_COLUMNS) + ", n)"
-    " ORDER BY d.n"
-    " ON CONFLICT DO NOTHING RETURNING id, webhook_id"
-)
+
+@functools.lru_cache(maxsize=64)
+def _insert_many(rows: int) -> str:
+    """The INSERT of `rows` rows, in arrival order: ON CONFLICT keeps the first of two rows with the same key.
+
+    A VALUES list per batch size (prepared once each; batch sizes stay below the threads per process)
+    rather than one statement over arrays: psycopg dumps arrays of text in Python, which cost more per
+    batch than the rest of the statement."""
+    one = "(%s, %s, %s, %s, %s, %s, %s, 'received', 0, %s, %s)"
+    return ("INSERT INTO webhook_deliveries (shop_domain, topic, webhook_id, event_id, triggered_at, api_version,"
+            " body, status, attempts, created_at, updated_at) VALUES " + ", ".join([one] * rows)
+            + " ON CONFLICT DO NOTHING RETURNING id, webhook_id")
+
+
 _INSERT_ONE = (
     "INSERT INTO webhook_deliveries (shop_domain, topic, webhook_id, event_id, triggered_at, api_version, body,"
     " status, attempts, created_at, updated_at)"
@@ -156,9 +157,12 @@ class GroupCommit:
 
     def _write(self, batch: list[_Item]) -> None:
         now = batch[0].params["now"]
-        columns: dict[str, list[Any]] = {c: [it.params[c] for it in batch] for c in _COLUMNS}
+        values: list[Any] = []
+        for it in batch:
+            values += [it.params[c] for c in _COLUMNS]
+            values += (now, now)
         try:
-            rows = self._execute(_INSERT_MANY, {**columns, "now": now}).fetchall()
+            rows = self._execute(_insert_many(len(batch)), values).fetchall()
         except psycopg.OperationalError:
             raise
         except psycopg.Error:
@@ -191,7 +195,7 @@ class GroupCommit:
         for it in wanting:
             it.kicked = True
 
-    def _execute(self, sql: str, params: dict[str, Any]) -> psycopg.Cursor[Any]:
+    def _execute(self, sql: str, params: Any) -> psycopg.Cursor[Any]:
         """On the leader's connection; a dead connection (PostgreSQL restarted, connections cut) is replaced
         and the statement tried once more. ON CONFLICT makes the second try safe."""
         for attempt in (1, 2):
