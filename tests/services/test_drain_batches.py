@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select, text
 
 from app import create_app
 from app.extensions import db
-from app.models import LedgerEntry, Member, Order, Shop, WebhookDelivery, utcnow
+from app.models import LedgerEntry, Member, Order, OutboxEvent, Shop, WebhookDelivery, utcnow
 from app.services import analytics, deliveries
 from app.services.deliveries import drain, process_batch, store_delivery
 from app.services.ledger import balance_mismatches
@@ -213,6 +213,15 @@ def test_a_handler_exception_marks_only_its_delivery_and_the_rest_of_the_batch_c
     assert sorted(orders) == [201, 203]
     with app.app_context():
         assert balance_mismatches(shop_id) == []
+        # The batch ran again after the failure (see deliveries._process): what the first run did was rolled
+        # back with it, so each order earned once and told the outbox once.
+        earned = db.session.execute(select(LedgerEntry.source_id).where(
+            LedgerEntry.shop_id == shop_id, LedgerEntry.kind == "earn_order")).scalars().all()
+        assert sorted(earned) == ["201", "203"]
+        told = [e.payload.get("order_id") for e in db.session.execute(select(OutboxEvent).where(
+            OutboxEvent.shop_id == shop_id, OutboxEvent.kind == "points_earned")).scalars()]
+        assert sorted(o for o in told if o) == ["201", "203"]
+        db.session.rollback()
 
 
 # --- two drains at once ---------------------------------------------------------------------------------
