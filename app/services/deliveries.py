@@ -7,6 +7,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -147,7 +148,8 @@ def _contended(exc: BaseException) -> bool:
                              psycopg.errors.SerializationFailure))
 
 
-def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH) -> BatchResult:
+def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH, *,
+                  defer_refreshes: bool = True) -> BatchResult:
     """Claims up to `batch` due deliveries (SKIP LOCKED, so drains run side by side) and processes them in
     one transaction, isolated from each other by savepoints (see _process).
 
@@ -155,7 +157,9 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
     claimed row as it was, and the next drain does them again from the start. A handler's exception marks
     only its delivery retry/failed (attempt counted, backoff); a delivery that met another transaction's
     locks (see CONTENDED_LOCK_WAIT) is left untouched and claimed again next time. The dashboard's rollup is
-    refreshed once per customer at the end of the batch, before the commit (analytics.deferred_refreshes).
+    refreshed once per customer at the end of the batch, before the commit (analytics.deferred_refreshes);
+    should that fail, the batch is rolled back and done again with each delivery refreshing its own
+    customers (`defer_refreshes=False`), so that the failure is the delivery's, marked on it alone.
     """
     from app.services import analytics, shops
 
@@ -176,8 +180,9 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
     postgres = db.session.get_bind().dialect.name == "postgresql"
     if postgres:
         db.session.execute(text(f"SET LOCAL lock_timeout = '{CONTENDED_LOCK_WAIT}'"))
+    refreshing = False
     try:
-        with shops.cached_lookups(), analytics.deferred_refreshes():
+        with shops.cached_lookups(), analytics.deferred_refreshes() if defer_refreshes else nullcontext():
             done, contended = _process(rows, dispatch, max_attempts)
             # Marked together at the end: one flush writes them all (an executemany), in this transaction.
             at = utcnow()
@@ -190,10 +195,14 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
                 # The rollup refresh below waits for a full rebuild of the shop's rollup as before (seconds,
                 # not a deadlock: it takes the customers' locks in one order, and a rebuild holds no row of ours).
                 db.session.execute(text("SET LOCAL lock_timeout = 0"))
+            refreshing = True
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
         if not _contended(exc):
+            if refreshing and defer_refreshes:
+                log.exception("rollup refresh of a batch of %d deliveries failed; again one by one", len(rows))
+                return process_batch(dispatch, max_attempts, batch, defer_refreshes=False)
             raise
         # Only the end-of-batch refresh runs outside the deliveries' savepoints: met a deadlock after all.
         # Everything was rolled back, every claimed delivery is as it was; the next claim does them again.

@@ -213,7 +213,7 @@ def test_a_handler_exception_marks_only_its_delivery_and_the_rest_of_the_batch_c
     assert sorted(orders) == [201, 203]
     with app.app_context():
         assert balance_mismatches(shop_id) == []
-        # The batch ran again after the failure (see deliveries._process): what the first run did was rolled
+        # The chunk ran again after the failure (see deliveries._process): what the first run did was rolled
         # back with it, so each order earned once and told the outbox once.
         earned = db.session.execute(select(LedgerEntry.source_id).where(
             LedgerEntry.shop_id == shop_id, LedgerEntry.kind == "earn_order")).scalars().all()
@@ -222,6 +222,39 @@ def test_a_handler_exception_marks_only_its_delivery_and_the_rest_of_the_batch_c
             OutboxEvent.shop_id == shop_id, OutboxEvent.kind == "points_earned")).scalars()]
         assert sorted(o for o in told if o) == ["201", "203"]
         db.session.rollback()
+
+
+def test_a_rollup_refresh_failing_at_the_end_of_the_batch_is_marked_on_its_delivery_alone(app: Any,
+                                                                                          monkeypatch: Any):
+    """The rollup is refreshed once per customer at the end of the batch. If that fails, the batch is done again
+    with each delivery refreshing its own customers, so the failure lands on the delivery that caused it."""
+    domain = "rollup.myshopify.com"
+    shop_id = add_shop(app, domain, pending_days=0)
+    store(app, [(domain, "customers/create", customer_payload(c, email=f"c{c}@x.test")) for c in (1, 2)])
+    with app.app_context():
+        drain(dispatch, 5)
+    ids = store(app, [(domain, "orders/paid", order_payload(401, 1, name="#401")),
+                      (domain, "orders/paid", order_payload(402, 2, name="#402"))])
+    real = analytics.refresh_customers
+
+    def refresh(shop: int, customers: Any) -> None:
+        customers = list(customers)
+        if 2 in customers:
+            raise RuntimeError("rollup broke on customer 2")
+        real(shop, customers)
+
+    monkeypatch.setattr(analytics, "refresh_customers", refresh)
+    with app.app_context():
+        result = process_batch(dispatch, 5, batch=10)
+    assert (result.claimed, result.handled, result.contended) == (2, 2, 0)
+    rows = delivery_rows(app, ids)
+    assert rows[ids[0]][:3] == ("processed", 0, None)
+    status, attempts, error, _ = rows[ids[1]]
+    assert (status, attempts) == ("retry", 1) and "rollup broke on customer 2" in (error or "")
+    _, orders = outcome_of(app, shop_id)
+    assert sorted(orders) == [401]
+    facts, customers = rollup_of(app, shop_id)
+    assert [c[0] for c in customers] == [1] and len(facts) == 1
 
 
 # --- two drains at once ---------------------------------------------------------------------------------
