@@ -1,4 +1,5 @@
-"""The drain processes several deliveries per transaction, each in its own savepoint. What must hold:
+"""The drain processes several deliveries per transaction, isolated by savepoints (one per chunk of deliveries,
+and one of its own for a delivery that broke its chunk). What must hold:
 
 - a delivery that meets another transaction's lock (past the drain's lock wait) is left exactly as it was,
   with no attempt counted, and the rest of its batch commits; the next claim processes it;
