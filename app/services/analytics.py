@@ -9,13 +9,14 @@ order's current total (net of refunds). Dates are UTC days; a range [from, to] i
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, Inexact, localcontext
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from app.extensions import db
 from app.loyalty import analytics as f
@@ -113,6 +114,7 @@ class _Flavour:
     money_sum: str  # a money sum by the dashboard: {0} the column, {1} an aggregate FILTER; read with _money
     month: str  # the UTC month of timestamp {0}, as a date or 'YYYY-MM-01'
     month_start: str  # the UTC instant the month of timestamp {0} began, comparable to a timestamp column
+    in_customers: str  # "customer_id is one of :customer_ids" (see _ids)
 
 
 _POSTGRES = _Flavour(
@@ -122,6 +124,7 @@ _POSTGRES = _Flavour(
     money_sum="COALESCE(SUM({0}){1}, 0)",
     month="date_trunc('month', {0} AT TIME ZONE 'UTC')",
     month_start="date_trunc('month', {0} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+    in_customers="= ANY(CAST(:customer_ids AS bigint[]))",
 )
 _SQLITE = _Flavour(
     sqlite=True,
@@ -131,6 +134,7 @@ _SQLITE = _Flavour(
     month="substr({0}, 1, 7) || '-01'",
     # A stored 'YYYY-MM-DD …' sorts below 'YYYY-MM-01' exactly when it is before that month began.
     month_start="substr({0}, 1, 7) || '-01'",
+    in_customers="IN :customer_ids",
 )
 
 
@@ -244,27 +248,85 @@ def refresh_customer(shop_id: int, customer_id: int) -> None:
     """Recomputes one customer's rollup rows from their orders (a few indexed rows). For the order path: call
     after an order of this customer was created or changed, in the same transaction; does not commit.
     Idempotent. When an order moves from one customer to another, call it for both."""
+    refresh_customers(shop_id, [customer_id])
+
+
+# Customers of the current transaction whose refresh waits for its end (see deferred_refreshes).
+_PENDING = "analytics.pending_customers"
+
+
+def customer_changed(shop_id: int, customer_id: int) -> None:
+    """The order path's call after an order of this customer changed: refreshes the customer's rollup now, or,
+    inside `deferred_refreshes`, once at its end (still before the caller's commit)."""
+    pending: set[tuple[int, int]] | None = db.session.info.get(_PENDING)
+    if pending is None:
+        refresh_customer(shop_id, customer_id)
+    else:
+        pending.add((shop_id, customer_id))
+
+
+@contextmanager
+def deferred_refreshes() -> Iterator[None]:
+    """Within the block, `customer_changed` only notes the customer; on normal exit every noted customer is
+    refreshed, once, shop by shop, with a few set-based statements, in the caller's (uncommitted) transaction.
+
+    For the drain's batch of deliveries: the dashboard's figures are the same at commit as with a refresh per
+    order change (a refresh recomputes from the orders as they are, so a customer noted by a delivery whose
+    savepoint was rolled back afterwards is only refreshed for nothing). On an exception nothing is refreshed:
+    the caller rolls the transaction back. Nested use joins the outer block."""
+    if db.session.info.get(_PENDING) is not None:
+        yield
+        return
+    pending: set[tuple[int, int]] = set()
+    db.session.info[_PENDING] = pending
+    try:
+        yield
+    finally:
+        db.session.info.pop(_PENDING, None)
+    by_shop: dict[int, set[int]] = {}
+    for shop_id, customer_id in pending:
+        by_shop.setdefault(shop_id, set()).add(customer_id)
+    for shop_id in sorted(by_shop):
+        refresh_customers(shop_id, sorted(by_shop[shop_id]))
+
+
+def refresh_customers(shop_id: int, customer_ids: Iterable[int]) -> None:
+    """refresh_customer for several customers of a shop at once: the same statements, over the set (the window
+    functions partition by customer, so each customer's rows are exactly what their own refresh gives)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
     db.session.flush()  # the statements below read orders with SQL: the caller's pending changes must be in
     fl = _flavour()
-    params = _bind({"shop_id": shop_id, "customer_id": customer_id, "now": utcnow(), "k": _LOCK,
-                    "ck": _CUSTOMER_LOCK}, fl)
+    params = _bind({"shop_id": shop_id, "customer_ids": ids, "now": utcnow(), "k": _LOCK, "ck": _CUSTOMER_LOCK},
+                   fl)
     if not fl.sqlite:  # SQLite serialises writers itself
         # Shared with other customers, exclusive against a full rebuild; and one refresher per customer at a
-        # time, so the last one to commit has seen every other's order change.
-        db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k, CAST(:shop_id AS integer)), "
-                                "pg_advisory_xact_lock(:ck, hashtext(CAST(:shop_id AS text) || '/' || "
-                                "CAST(:customer_id AS text)))"), params)
-    db.session.execute(text("DELETE FROM analytics_orders WHERE shop_id = :shop_id AND customer_id = :customer_id"),
+        # time, so the last one to commit has seen every other's order change. The customers' locks are taken
+        # in one order (by key) whatever the set, so two refreshes of overlapping sets cannot deadlock.
+        db.session.execute(text(
+            "SELECT pg_advisory_xact_lock_shared(:k, CAST(:shop_id AS integer)), "
+            "(SELECT count(pg_advisory_xact_lock(:ck, h)) FROM "
+            " (SELECT DISTINCT hashtext(CAST(:shop_id AS text) || '/' || CAST(c AS text)) AS h "
+            "  FROM unnest(CAST(:customer_ids AS bigint[])) AS c ORDER BY h) AS keys)"), params)
+    one_of = fl.in_customers
+    db.session.execute(_ids(f"DELETE FROM analytics_orders WHERE shop_id = :shop_id AND customer_id {one_of}", fl),
                        params)
     # An order that moved here from another customer still has its row there.
-    db.session.execute(text("DELETE FROM analytics_orders WHERE id IN "
-                            "(SELECT id FROM orders WHERE shop_id = :shop_id AND customer_id = :customer_id)"), params)
-    db.session.execute(text("DELETE FROM analytics_customers WHERE shop_id = :shop_id AND customer_id = :customer_id"),
+    db.session.execute(_ids("DELETE FROM analytics_orders WHERE id IN "
+                            f"(SELECT id FROM orders WHERE shop_id = :shop_id AND customer_id {one_of})", fl), params)
+    db.session.execute(_ids(f"DELETE FROM analytics_customers WHERE shop_id = :shop_id AND customer_id {one_of}", fl),
                        params)
-    db.session.execute(text(_FACTS_INSERT.format(extra="AND o.customer_id = :customer_id", conflict=_FACTS_UPSERT)),
+    db.session.execute(_ids(_FACTS_INSERT.format(extra=f"AND o.customer_id {one_of}", conflict=_FACTS_UPSERT), fl),
                        params)
-    db.session.execute(text(_customers_insert(fl, extra="AND customer_id = :customer_id",
-                                              conflict=_CUSTOMERS_UPSERT)), params)
+    db.session.execute(_ids(_customers_insert(fl, extra=f"AND customer_id {one_of}", conflict=_CUSTOMERS_UPSERT), fl),
+                       params)
+
+
+def _ids(sql: str, fl: _Flavour) -> Any:
+    """A statement over :customer_ids: one array parameter on PostgreSQL, an expanded IN list on SQLite."""
+    stmt = text(sql)
+    return stmt.bindparams(bindparam("customer_ids", expanding=True)) if fl.sqlite else stmt
 
 
 def rebuild_shop(shop_id: int) -> int:

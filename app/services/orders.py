@@ -146,9 +146,9 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
         referrals.on_order_changed(shop, row)
     if _analytics_facts(row) != before:
         # The dashboard's per-customer rollup follows the order in the same transaction (both customers
-        # when an order moved from one to another).
+        # when an order moved from one to another); in the drain once per customer per batch, at its end.
         for customer_id in {before[3], row.customer_id} - {None}:
-            analytics.refresh_customer(shop.id, customer_id)
+            analytics.customer_changed(shop.id, customer_id)
     return row
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.extensions import db
 from app.models import Shop, utcnow
@@ -25,8 +27,37 @@ class ShopNotInstalled(RuntimeError):
     """The shop has no usable token: it uninstalled the app, or never installed it."""
 
 
+# Domain → shop row for the current batch of deliveries (see cached_lookups).
+_BY_DOMAIN = "shops.by_domain"
+
+
+@contextmanager
+def cached_lookups() -> Iterator[None]:
+    """Within the block (the drain's batch: one transaction), get_shop reads each domain's row once and then
+    hands out that same object (the session's identity map would give that object, first-loaded state
+    included, to a second SELECT in the same transaction anyway; it is reloaded if it was expired)."""
+    if db.session.info.get(_BY_DOMAIN) is not None:
+        yield
+        return
+    db.session.info[_BY_DOMAIN] = {}
+    try:
+        yield
+    finally:
+        db.session.info.pop(_BY_DOMAIN, None)
+
+
 def get_shop(domain: str) -> Shop | None:
-    return db.session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none()
+    cache: dict[str, Shop] | None = db.session.info.get(_BY_DOMAIN)
+    if cache is not None:
+        known = cache.get(domain)
+        # Still this session's row (not deleted meanwhile, e.g. by shop/redact): the same object a query
+        # would return.
+        if known is not None and inspect(known).persistent:
+            return known
+    shop: Shop | None = db.session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none()
+    if cache is not None and shop is not None:
+        cache[domain] = shop  # a strong reference: the identity map alone would let it be collected
+    return shop
 
 
 def get_active_shop(domain: str) -> Shop | None:
