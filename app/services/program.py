@@ -140,8 +140,9 @@ def catalogue(shop: Shop) -> Catalogue:
     """Tiers and campaigns, read once per shop version instead of once per order event.
 
     The key is the shop row's `updated_at`, which every edit of the program moves (save_tiers,
-    save_campaign, update_settings call `touch`); the shop row is read fresh by each delivery, so an
-    edit is seen by the next event in every worker. Entries also expire after CATALOGUE_TTL_SECONDS,
+    save_campaign, update_settings call `touch`); the drain reads the shop row once per batch of deliveries
+    (shops.cached_lookups), so an edit is seen by the next batch in every worker, at most DRAIN_BATCH
+    events later. Entries also expire after CATALOGUE_TTL_SECONDS,
     for rows changed behind the services' back.
     """
     now = time.monotonic()

@@ -63,9 +63,9 @@ def store(app: Any, events: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
     ids = []
     with app.app_context():
         for domain, topic, payload in events:
-            new = store_delivery(shop_domain=domain, topic=topic, webhook_id=str(uuid.uuid4()),
-                                 event_id=str(uuid.uuid4()), triggered_at=utcnow(), api_version="2026-10",
-                                 body=json.dumps(payload))
+            new, _ = store_delivery(shop_domain=domain, topic=topic, webhook_id=str(uuid.uuid4()),
+                                    event_id=str(uuid.uuid4()), triggered_at=utcnow(), api_version="2026-10",
+                                    body=json.dumps(payload))
             assert new is not None
             ids.append(new)
     return ids
