@@ -195,12 +195,16 @@ def paced(url: str, body: bytes, signature: str, rate: int, seconds: int, run: s
                 try:
                     writer.write(request(i))
                     status = (await reader.readuntil(b"\r\n")).split()[1]
-                    length = 0
-                    while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
-                        if line.lower().startswith(b"content-length:"):
+                    length, close = 0, False
+                    while (line := (await reader.readuntil(b"\r\n")).lower()) != b"\r\n":
+                        if line.startswith(b"content-length:"):
                             length = int(line.split(b":")[1])
+                        close = close or line == b"connection: close\r\n"
                     await reader.readexactly(length)
                     errors += status != b"200"
+                    if close:  # gunicorn's sync workers answer one request per connection
+                        writer.close()
+                        reader, writer = await asyncio.open_connection(host, int(port))
                 except (OSError, asyncio.IncompleteReadError):
                     errors += 1
                     writer.close()
