@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from app import create_app
 from app.extensions import db
 from app.models import LedgerEntry, Member, Order, OutboxEvent, Shop, WebhookDelivery, utcnow
 from app.services import analytics, deliveries
@@ -31,21 +30,16 @@ from app.services.deliveries import drain, process_batch, store_delivery
 from app.services.ledger import balance_mismatches
 from app.webhooks.handlers import dispatch
 from bench.engine.run import workload
-from tests.conftest import make_config, truncate_all
 from tests.services.engine_fixtures import customer_payload, order_payload
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app(pg_url: str) -> Any:
-    """The app on PostgreSQL, jobs in-process (unused here: deliveries are stored and drained by hand)."""
-    application = create_app(make_config(database_url=pg_url))
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    truncate_all(pg_url)
+def app(pg_app: Any) -> Any:
+    """conftest's app on PostgreSQL (its in-process jobs are unused here: deliveries are stored and drained by
+    hand)."""
+    return pg_app
 
 
 def add_shop(app: Any, domain: str, **settings: Any) -> int:
