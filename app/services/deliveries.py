@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -66,19 +67,23 @@ def store_delivery(
     return (int(new_id) if new_id is not None else None), False
 
 
-_committers: dict[Any, GroupCommit] = {}
+# One group commit (and so one connection) per database and process, found by engine without rendering its
+# URL on every request; the engines of apps gone (tests make many) drop out of the weak map.
+_committers: weakref.WeakKeyDictionary[Any, GroupCommit] = weakref.WeakKeyDictionary()
+_committers_by_dsn: dict[str, GroupCommit] = {}
 _committers_lock = threading.Lock()
 
 
 def _group_commit(engine: Any) -> GroupCommit:
-    """The process's group commit for this engine's database (tests run apps on several)."""
+    """The process's group commit for this engine's database."""
     found = _committers.get(engine)
     if found is None:
         with _committers_lock:
-            found = _committers.get(engine)
+            dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            found = _committers_by_dsn.get(dsn)
             if found is None:
-                dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                found = _committers[engine] = GroupCommit(dsn)
+                found = _committers_by_dsn[dsn] = GroupCommit(dsn)
+            _committers[engine] = found
     return found
 
 

@@ -133,7 +133,8 @@ class ShopifyAdapter:
             digest = base64.b64encode(hmac.new(self.api_secret.encode(), body, hashlib.sha256).digest()).decode()
             ok = hmac.compare_digest(digest, received)
             return WebhookVerdict(400 if ok else 401, None, "body is not UTF-8 JSON" if ok else "invalid HMAC")
-        # Only the headers shopify_app reads: copying (and redacting) every header is most of its cost.
+        # Only the headers shopify_app reads, rather than a copy of every header for it to normalise and redact.
+        # (Most of its cost, ≈ 60 of ≈ 75 µs, is redacting the body for a log record we never use.)
         shop_header = headers.get("X-Shopify-Shop-Domain") or ""
         result = self.app.verify_webhook_req({
             "method": "POST", "url": "", "body": text,
