@@ -49,14 +49,6 @@ def _insert_many(rows: int) -> str:
             + " ON CONFLICT DO NOTHING RETURNING id, webhook_id")
 
 
-_INSERT_ONE = (
-    "INSERT INTO webhook_deliveries (shop_domain, topic, webhook_id, event_id, triggered_at, api_version, body,"
-    " status, attempts, created_at, updated_at)"
-    " VALUES (%(shop_domain)s, %(topic)s, %(webhook_id)s, %(event_id)s, %(triggered_at)s, %(api_version)s,"
-    " %(body)s, 'received', 0, %(now)s, %(now)s)"
-    " ON CONFLICT DO NOTHING RETURNING id"
-)
-
 # The leader's progress is bounded, so a follower can wait for its answer without a timer of its own: a
 # connection attempt gives up after CONNECT_TIMEOUT, a statement after STATEMENT_TIMEOUT (then the batch's
 # requests answer 500 and Shopify delivers again; ON CONFLICT makes a row that did commit harmless).
@@ -64,6 +56,15 @@ CONNECT_TIMEOUT = 3
 STATEMENT_TIMEOUT_MS = 4000
 
 Kick = Callable[[list[int]], Any]
+
+
+def _values(batch: list[_Item], now: Any) -> list[Any]:
+    """The parameters of `_insert_many(len(batch))`, row after row."""
+    values: list[Any] = []
+    for it in batch:
+        values += [it.params[c] for c in _COLUMNS]
+        values += (now, now)
+    return values
 
 
 def _held_lock() -> Any:
@@ -87,7 +88,8 @@ class _Item:
 
 
 class GroupCommit:
-    """One per app and process: a connection of its own (autocommit), used only by the current leader."""
+    """One per database and process (deliveries._group_commit): a connection of its own (autocommit), used
+    only by the current leader."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -157,12 +159,8 @@ class GroupCommit:
 
     def _write(self, batch: list[_Item]) -> None:
         now = batch[0].params["now"]
-        values: list[Any] = []
-        for it in batch:
-            values += [it.params[c] for c in _COLUMNS]
-            values += (now, now)
         try:
-            rows = self._execute(_insert_many(len(batch)), values).fetchall()
+            rows = self._execute(_insert_many(len(batch)), _values(batch, now)).fetchall()
         except psycopg.OperationalError:
             raise
         except psycopg.Error:
@@ -170,7 +168,7 @@ class GroupCommit:
             log.warning("webhook batch of %d refused; storing its rows one by one", len(batch), exc_info=True)
             for it in batch:
                 try:
-                    row = self._execute(_INSERT_ONE, it.params).fetchone()
+                    row = self._execute(_insert_many(1), _values([it], now)).fetchone()
                     it.new_id = int(row[0]) if row is not None else None
                 except psycopg.Error as exc:
                     it.error = exc

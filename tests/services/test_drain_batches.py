@@ -52,6 +52,15 @@ def add_shop(app: Any, domain: str, **settings: Any) -> int:
         return int(shop.id)
 
 
+def shop_with_two_members(app: Any, domain: str) -> int:
+    """A shop (no pending days) whose customers 1 and 2 signed up, their sign-ups drained; returns its id."""
+    shop_id = add_shop(app, domain, pending_days=0)
+    store(app, [(domain, "customers/create", customer_payload(c, email=f"c{c}@x.test")) for c in (1, 2)])
+    with app.app_context():
+        assert drain(dispatch, 5) == 2
+    return shop_id
+
+
 def store(app: Any, events: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
     """Stores (shop domain, topic, payload) deliveries as the receiver does, committed, not processed yet."""
     ids = []
@@ -142,10 +151,7 @@ def run_together(app: Any, work: list[Callable[[], Any]]) -> list[Any]:
 
 def test_a_delivery_meeting_a_held_lock_is_left_untouched_and_the_rest_of_its_batch_commits(app: Any, pg_url: str):
     domain = "lock.myshopify.com"
-    shop_id = add_shop(app, domain, pending_days=0)
-    store(app, [(domain, "customers/create", customer_payload(c, email=f"c{c}@x.test")) for c in (1, 2)])
-    with app.app_context():
-        assert drain(dispatch, 5) == 2
+    shop_id = shop_with_two_members(app, domain)
     ids = store(app, [(domain, "orders/paid", order_payload(101, 1, name="#101")),
                       (domain, "orders/paid", order_payload(102, 2, name="#102")),
                       (domain, "orders/paid", order_payload(103, 1, name="#103"))])
@@ -183,10 +189,7 @@ def test_a_delivery_meeting_a_held_lock_is_left_untouched_and_the_rest_of_its_ba
 
 def test_a_handler_exception_marks_only_its_delivery_and_the_rest_of_the_batch_commits(app: Any):
     domain = "fail.myshopify.com"
-    shop_id = add_shop(app, domain, pending_days=0)
-    store(app, [(domain, "customers/create", customer_payload(c, email=f"c{c}@x.test")) for c in (1, 2)])
-    with app.app_context():
-        drain(dispatch, 5)
+    shop_id = shop_with_two_members(app, domain)
     ids = store(app, [(domain, "orders/paid", order_payload(201, 1, name="#201")),
                       (domain, "orders/paid", order_payload(202, 2, name="#202")),
                       (domain, "orders/paid", order_payload(203, 1, name="#203"))])
@@ -224,10 +227,7 @@ def test_a_rollup_refresh_failing_at_the_end_of_the_batch_is_marked_on_its_deliv
     """The rollup is refreshed once per customer at the end of the batch. If that fails, the batch is done again
     with each delivery refreshing its own customers, so the failure lands on the delivery that caused it."""
     domain = "rollup.myshopify.com"
-    shop_id = add_shop(app, domain, pending_days=0)
-    store(app, [(domain, "customers/create", customer_payload(c, email=f"c{c}@x.test")) for c in (1, 2)])
-    with app.app_context():
-        drain(dispatch, 5)
+    shop_id = shop_with_two_members(app, domain)
     ids = store(app, [(domain, "orders/paid", order_payload(401, 1, name="#401")),
                       (domain, "orders/paid", order_payload(402, 2, name="#402"))])
     real = analytics.refresh_customers
@@ -260,10 +260,7 @@ def test_two_drains_crossing_on_two_members_do_not_fail_a_delivery(app: Any, mon
     for PostgreSQL. The lock wait ends it before the deadlock detector would; nothing fails, nothing is
     retried with backoff, and the deliveries left behind are processed by the next claim."""
     domain = "cross.myshopify.com"
-    shop_id = add_shop(app, domain, pending_days=0)
-    store(app, [(domain, "customers/create", customer_payload(c, email=f"c{c}@x.test")) for c in (1, 2)])
-    with app.app_context():
-        drain(dispatch, 5)
+    shop_id = shop_with_two_members(app, domain)
     ids = store(app, [(domain, "orders/paid", order_payload(301, 1, name="#301")),
                       (domain, "orders/paid", order_payload(302, 2, name="#302")),
                       (domain, "orders/paid", order_payload(303, 2, name="#303")),
