@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 
 from bench.chaos.procs import descendants
+from bench.speed import describe, loop_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", os.environ.get("TEST_PG_ADMIN_URL",
@@ -415,12 +416,14 @@ def main(argv: list[str] | None = None) -> int:
         topics = Counter(t for _, t, _ in order_events)
         print(f"  {len(signups)} sign-ups, {len(order_events)} order events {dict(topics)}", flush=True)
 
+        speed_before = loop_seconds()
         workers = start_workers(args.workers, url, prefix, logdir)
         warm = timed_through_workers(app, url, prefix, signups, workers, args.workers)
         print(f"sign-ups drained (untimed warm-up): {warm['events']} in {warm['seconds']:.1f} s", flush=True)
         result = timed_through_workers(app, url, prefix, order_events, workers, args.workers)
         stop_workers(workers)
         workers = []
+        speed_after = loop_seconds()
         # The counted runs are other shops' lives (new ids), sign-ups drained first, as in the timed run.
         add_shop(app, "count.myshopify.com")
         counted = counted_in_process(app, url, *workload(args.count_orders, 100, args.seed + 1, "count.myshopify.com"))
@@ -428,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         per_topic = statements_per_topic(app, url, *workload(60, 20, args.seed + 2, "topics.myshopify.com"))
 
         print()
+        print(f"{describe(speed_before)} before the timed runs, {speed_after:.2f} s after")
         print(f"order events, end to end (enqueued → committed), {args.workers} rq workers, PostgreSQL + Redis:")
         print(f"  {result['events']} events in {result['seconds']:.2f} s = {result['per_second']:.0f} order events/s"
               f"   (statuses {result['statuses']})")

@@ -32,6 +32,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench.chaos.procs import descendants, free_port
+from bench.speed import describe, loop_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-secret-" + "x" * 24
@@ -244,6 +245,7 @@ def main() -> int:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return 2
     body = order_body()
+    speed_before = loop_seconds()
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     run = secrets.token_hex(4)
     with bench_database() as db_url:
@@ -281,6 +283,7 @@ def main() -> int:
                                             "FROM webhook_deliveries")).scalar_one()
             pace = paced(app_url, body, signature, args.rate, args.seconds, run)
         eng.dispose()
+    speed_after = loop_seconds()
     server = f"gthread x{args.threads}" if args.threads > 1 else "sync"
     print(f"bench/webhooks  gunicorn -w {args.workers} {server}, wrk -t2 -c{args.connections} -d{args.seconds}s "
           f"x {args.rounds} rounds, 1.5 KB body")
@@ -311,6 +314,7 @@ def main() -> int:
             f"{n} {statistics.median(r[side]['cpu_parts'][n] for r in rounds):.0f} us" for n in names))
     print(f"paced {pace['rate']} req/s for {args.seconds}s: p50 {pace['p50']:.2f} ms, p99 {pace['p99']:.2f} ms, "
           f"errors {pace['errors']} of {pace['requests']}  (target p99 <= 50 ms)")
+    print(f"{describe(speed_before)} before the runs, {speed_after:.2f} s after")
     return 0
 
 
