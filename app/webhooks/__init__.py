@@ -76,12 +76,13 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
         return _error(400, "body is not a JSON object")
 
     uninstall = topic == "app/uninstalled"
+    triggered_at = _parse_time(env.get("HTTP_X_SHOPIFY_TRIGGERED_AT"))
     new_id, kicked = deliveries.store_delivery(
         shop_domain=verdict.shop_domain,
         topic=topic,
         webhook_id=webhook_id,
         event_id=event_id,
-        triggered_at=_parse_time(env.get("HTTP_X_SHOPIFY_TRIGGERED_AT")),
+        triggered_at=triggered_at,
         api_version=(env.get("HTTP_X_SHOPIFY_API_VERSION") or "")[:16] or None,
         body=text,
         # Stored and committed before the kick: from there nothing can lose it. If Redis is down the sweeper
@@ -90,7 +91,7 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
     )
     if new_id is not None and uninstall:
         # "Stops all work for the shop at once": not behind whatever the queue holds.
-        shops.mark_uninstalled(verdict.shop_domain, _parse_time(env.get("HTTP_X_SHOPIFY_TRIGGERED_AT")))
+        shops.mark_uninstalled(verdict.shop_domain, triggered_at)
         db.session.commit()
     if new_id is not None and not kicked:
         current_jobs().request_drain(new_id)
