@@ -15,9 +15,7 @@ import re
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,14 +30,23 @@ _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _delivery: ContextVar[dict[str, Any] | None] = ContextVar("regulars_delivery", default=None)
 
 
-@contextmanager
-def delivery_context(delivery_id: int, webhook_id: str | None, topic: str, shop: str) -> Iterator[None]:
-    """Every line logged inside carries the delivery's ids (the drain wraps each handler in it)."""
-    token = _delivery.set({"delivery_id": delivery_id, "webhook_id": webhook_id, "topic": topic, "shop": shop})
-    try:
-        yield
-    finally:
-        _delivery.reset(token)
+class delivery_context:  # noqa: N801 (used as a function: `with delivery_context(…):`)
+    """Every line logged inside carries the delivery's ids (the drain wraps each handler in it). A class, not a
+    @contextmanager generator: it runs for every delivery, and this costs a fraction of a microsecond."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, delivery_id: int, webhook_id: str | None, topic: str, shop: str) -> None:
+        self._fields = {"delivery_id": delivery_id, "webhook_id": webhook_id, "topic": topic, "shop": shop}
+        self._token: Token[dict[str, Any] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _delivery.set(self._fields)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _delivery.reset(self._token)
+            self._token = None
 
 
 def request_id() -> str | None:
