@@ -120,3 +120,20 @@ def test_a_malformed_sentry_dsn_stops_the_app_at_start_up(dsn):
     with pytest.raises(ConfigError, match="SENTRY_DSN"):
         Config.from_env({"SENTRY_DSN": dsn})
     assert Config.from_env({"SENTRY_DSN": "https://k3y@o1.ingest.sentry.io/42"}).sentry_dsn is not None
+
+
+def test_an_exception_leaving_a_job_reaches_sentry_before_rq_takes_it(sentry_server):
+    dsn = f"http://publickey@127.0.0.1:{sentry_server.server_address[1]}/42"
+    done = _run(
+        "import os\n"
+        "from app.jobs import job_context\n"
+        "try:\n"
+        "    with job_context():\n"
+        "        raise LookupError('job-blew-up')\n"
+        "except LookupError:\n"
+        "    os._exit(0)  # RQ records the failure, then its work horse leaves with os._exit\n"
+        "os._exit(3)\n",
+        SENTRY_DSN=dsn)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(b"job-blew-up" in body and b"LookupError" in body for _, body in sentry_server.received), \
+        sentry_server.received

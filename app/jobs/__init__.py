@@ -213,6 +213,10 @@ def job_context() -> Iterator[Flask]:
     try:
         with _worker_app.app_context():
             yield _worker_app
+    except Exception as exc:
+        # RQ logs a job's exception after this context has closed, too late for the flush below.
+        error_reporting.capture(exc)
+        raise
     finally:
         # RQ's work horse leaves with os._exit: what Sentry queued (when it is on) goes now or never.
         error_reporting.flush()
