@@ -113,6 +113,18 @@ def _argv(command: Any) -> list[str]:
     return list(command) if isinstance(command, list) else shlex.split(str(command))
 
 
+def procfile_command(line: str) -> tuple[dict[str, str], list[str]]:
+    """A Procfile line as (the variables its leading `env NAME=value …` sets, the command after them)."""
+    argv = _argv(line)
+    assigned: dict[str, str] = {}
+    if argv[:1] == ["env"]:
+        argv = argv[1:]
+        while argv and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", argv[0]):
+            name, _, value = argv.pop(0).partition("=")
+            assigned[name] = value
+    return assigned, argv
+
+
 def check_deployment(root: Path = ROOT, env: Mapping[str, str] | None = None) -> list[str]:
     """What is wrong between compose.yaml, the Procfile and the Dockerfile (empty: nothing)."""
     problems: list[str] = []
@@ -130,16 +142,22 @@ def check_deployment(root: Path = ROOT, env: Mapping[str, str] | None = None) ->
     if problems:
         return problems
 
+    commands = {name: procfile_command(line) for name, line in procfile.items()}
+    for name, (assigned, _) in commands.items():
+        if assigned.get("REGULARS_ENV") != "production":
+            problems.append(f"the Procfile's {name} line does not set REGULARS_ENV=production (env REGULARS_ENV=…)")
+    if commands["cron"][0].get("TZ") != "UTC":
+        problems.append("the Procfile's cron line does not run the schedule in UTC (TZ=UTC)")
     pairs = {"migrate": "release", **{s: s for s in APP_SERVICES}}
     for service, line in pairs.items():
         command = services[service].get("command")
         if command is None or _argv(interpolate(" ".join(shlex.quote(a) for a in _argv(command)), env)) \
-                != _argv(interpolate(procfile[line], env)):
+                != commands[line][1]:
             problems.append(f"compose.yaml's {service} command {command!r} is not the Procfile's {line}: "
                             f"{procfile[line]!r}")
-    if "--with-scheduler" not in _argv(procfile["worker"]):
+    if "--with-scheduler" not in commands["worker"][1]:
         problems.append("the worker does not run RQ's scheduler (--with-scheduler)")
-    cron_files = [a for a in _argv(procfile["cron"]) if a.endswith(".py")]
+    cron_files = [a for a in commands["cron"][1] if a.endswith(".py")]
     if not cron_files or not all((root / f).is_file() for f in cron_files):
         problems.append(f"the cron line names no existing schedule file: {procfile['cron']!r}")
 
@@ -151,6 +169,8 @@ def check_deployment(root: Path = ROOT, env: Mapping[str, str] | None = None) ->
         resolved = {k: interpolate(str(v), env) for k, v in environment.items()}
         if resolved.get("REGULARS_ENV") != "production":
             problems.append(f"compose.yaml's {service} does not set REGULARS_ENV=production")
+        if resolved.get("TZ") != "UTC":
+            problems.append(f"compose.yaml's {service} does not run in UTC (TZ)")
         if "@postgres:" not in resolved.get("DATABASE_URL", "") or "//redis:" not in resolved.get("REDIS_URL", ""):
             problems.append(f"compose.yaml's {service} does not use the stack's postgres and redis services")
         depends = spec.get("depends_on") or {}
@@ -177,6 +197,8 @@ def check_deployment(root: Path = ROOT, env: Mapping[str, str] | None = None) ->
     envs = " ".join(args for word, args in instructions if word == "ENV")
     if "REGULARS_ENV=production" not in envs:
         problems.append("the Dockerfile does not set REGULARS_ENV=production")
+    if "TZ=UTC" not in envs:
+        problems.append("the Dockerfile does not set TZ=UTC (the schedule's cron expressions are read in it)")
     runs = " ".join(args for word, args in instructions if word == "RUN")
     if "--require-hashes" not in runs or "requirements.txt" not in runs:
         problems.append("the Dockerfile does not install the hashed runtime lockfile (requirements.txt)")
@@ -185,7 +207,7 @@ def check_deployment(root: Path = ROOT, env: Mapping[str, str] | None = None) ->
         cmd_argv = json.loads(cmd)
     except ValueError:
         cmd_argv = shlex.split(cmd)
-    if cmd_argv != _argv(procfile["web"]):
+    if cmd_argv != commands["web"][1]:
         problems.append(f"the Dockerfile's CMD {cmd!r} is not the Procfile's web line {procfile['web']!r}")
     ignore = [ln.strip() for ln in (root / ".dockerignore").read_text().splitlines()
               if ln.strip() and not ln.startswith("#")] if (root / ".dockerignore").exists() else []

@@ -50,13 +50,14 @@ def test_the_deployment_files_agree():
     assert smoke.check_deployment(ROOT) == []
 
 
-def test_the_procfile_has_release_web_worker_and_cron_and_the_worker_runs_rqs_scheduler():
-    procfile = smoke.read_procfile(ROOT / "Procfile")
+def test_the_procfile_has_release_web_worker_and_cron_in_production_and_the_worker_runs_rqs_scheduler():
+    procfile = {name: smoke.procfile_command(line) for name, line in smoke.read_procfile(ROOT / "Procfile").items()}
     assert set(procfile) == {"release", "web", "worker", "cron"}
-    assert procfile["release"] == "flask --app app db upgrade"
-    assert procfile["web"].startswith("gunicorn ") and "'app:create_app()'" in procfile["web"]
-    assert procfile["worker"].startswith("rq worker --with-scheduler")
-    assert procfile["cron"].startswith("rq cron") and procfile["cron"].endswith("app/jobs/cron_config.py")
+    assert all(assigned["REGULARS_ENV"] == "production" for assigned, _ in procfile.values())
+    assert procfile["release"][1] == ["flask", "--app", "app", "db", "upgrade"]
+    assert procfile["web"][1] == ["gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"]
+    assert procfile["worker"][1][:3] == ["rq", "worker", "--with-scheduler"]
+    assert procfile["cron"][0]["TZ"] == "UTC" and procfile["cron"][1][-1] == "app/jobs/cron_config.py"
 
 
 def test_compose_starts_postgres_redis_the_migrations_and_the_three_app_processes():
@@ -71,7 +72,11 @@ def test_compose_starts_postgres_redis_the_migrations_and_the_three_app_processe
      "command: rq worker -c app.jobs.rq_settings", "worker command"),
     ("compose.yaml", "command: gunicorn -c gunicorn.conf.py 'app:create_app()'",
      "command: gunicorn 'app:create_app()'", "web command"),
-    ("Procfile", "worker: rq worker --with-scheduler", "worker: rq worker", "scheduler"),
+    ("Procfile", "worker: env REGULARS_ENV=production rq worker --with-scheduler",
+     "worker: env REGULARS_ENV=production rq worker", "scheduler"),
+    ("Procfile", "web: env REGULARS_ENV=production gunicorn", "web: gunicorn", "web line does not set REGULARS_ENV"),
+    ("Procfile", "TZ=UTC rq cron", "rq cron", "UTC"),
+    ("Dockerfile", "    TZ=UTC \\\n", "", "TZ=UTC"),
     ("compose.yaml", "      condition: service_completed_successfully", "      condition: service_started",
      "before the migrations"),
     ("compose.yaml", "    REGULARS_ENV: production", "    REGULARS_ENV: development", "REGULARS_ENV=production"),
