@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
+from app import error_reporting, logs
 from app.config import Config
 
 
@@ -34,9 +34,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = cfg.production
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["JSON_SORT_KEYS"] = False
-    logging.basicConfig(level=logging.INFO if not cfg.production else logging.WARNING)
+    logs.configure(cfg.production)
+    error_reporting.init_app(app)
 
-    from app import db_setup, jobs, shopify, webhooks
+    from app import db_setup, jobs, metrics, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
@@ -47,6 +48,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     auth_init(app)
     health_init(app)
+    metrics.init_app(app)
     cli_init(app)
     _init_optional(app)
     return app

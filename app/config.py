@@ -31,6 +31,9 @@ class Config:
     database_url: str = "sqlite:///instance/regulars.db"
     redis_url: str | None = None
     shopify_api_origin: str | None = None
+    # Operations: the bearer token of GET /metrics (unset: no /metrics at all) and Sentry's DSN (unset: off).
+    metrics_token: str | None = None
+    sentry_dsn: str | None = None
     # Internal knobs, not part of the outside contract.
     queue_prefix: str = ""
     drain_slots: int = 2
@@ -101,6 +104,16 @@ class Config:
             origin = origin.rstrip("/")
             _require_http_url("SHOPIFY_API_ORIGIN", origin)
 
+        metrics_token = get("REGULARS_METRICS_TOKEN")
+        if metrics_token is not None and not re.fullmatch(r"[\x21-\x7e]{16,512}", metrics_token):
+            raise ConfigError("REGULARS_METRICS_TOKEN must be 16 to 512 printable characters without spaces")
+
+        sentry_dsn = get("SENTRY_DSN")
+        if sentry_dsn is not None:
+            dsn = urlparse(sentry_dsn)
+            if dsn.scheme not in ("http", "https") or not dsn.username or not dsn.hostname or not dsn.path.strip("/"):
+                raise ConfigError("SENTRY_DSN must look like https://<key>@<host>/<project> (as Sentry shows it)")
+
         slots_raw = get("REGULARS_DRAIN_SLOTS") or "2"
         attempts_raw = get("REGULARS_DELIVERY_MAX_ATTEMPTS") or "5"
         try:
@@ -121,6 +134,8 @@ class Config:
             database_url=database_url,
             redis_url=redis_url,
             shopify_api_origin=origin,
+            metrics_token=metrics_token,
+            sentry_dsn=sentry_dsn,
             queue_prefix=get("REGULARS_QUEUE_PREFIX") or "",
             drain_slots=drain_slots,
             delivery_max_attempts=max_attempts,

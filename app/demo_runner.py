@@ -25,9 +25,23 @@ PRODUCTS = [("Organic cotton tee", "24.00"), ("Merino beanie", "32.00"), ("Canva
             ("Ceramic mug", "14.00"), ("Linen apron", "39.90"), ("Gift card", "25.00")]
 
 
+def _devstore() -> Any:
+    """devstore/, the stand-in Shopify: in the source tree for the demo and the tests, never installed with the
+    app (pyproject.toml packages app/ alone), so it is imported only when the demo runs."""
+    try:
+        import devstore
+    except ModuleNotFoundError as exc:
+        if exc.name != "devstore":
+            raise
+        raise click.ClickException(
+            "the demo needs devstore/ (the stand-in Shopify), which is in the source tree and not installed "
+            "with the app: run scripts/demo from a checkout of the repository") from None
+    return devstore
+
+
 def _install(app: Flask) -> None:
     """Installs the demo shop exactly as Shopify admin would: the first admin load exchanges a session token."""
-    from devstore.tokens import mint_session_token
+    mint_session_token = _devstore().mint_session_token
 
     cfg = app.config["REGULARS"]
     token = mint_session_token(DEMO_SHOP, cfg.api_key, cfg.api_secret)
@@ -73,7 +87,8 @@ def _seed(store: Any, rng: random.Random) -> list[dict[str, Any]]:
 
 
 def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
-    from devstore import DevStore, serve_in_thread
+    devstore = _devstore()
+    DevStore, serve_in_thread = devstore.DevStore, devstore.serve_in_thread
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     # The development secret is short by design; PyJWT's key-length advice is noise here.

@@ -35,7 +35,10 @@ def dev_login() -> str:
 
 @dev_bp.get("/dev/token")
 def dev_token() -> Response:
-    from devstore.tokens import mint_session_token
+    try:
+        from devstore.tokens import mint_session_token
+    except ModuleNotFoundError:  # devstore/ is in the source tree only, never installed with the app
+        abort(501, "the development sign-in needs devstore/ from a checkout of the repository")
 
     domain = normalize_shop_domain(request.args.get("shop"))
     if domain is None:

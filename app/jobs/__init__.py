@@ -16,6 +16,8 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
+from app import error_reporting
+
 log = logging.getLogger(__name__)
 
 QUEUES = ("webhooks", "sync", "bulk")
@@ -208,5 +210,13 @@ def job_context() -> Iterator[Flask]:
         from app import create_app
 
         _worker_app = create_app()
-    with _worker_app.app_context():
-        yield _worker_app
+    try:
+        with _worker_app.app_context():
+            yield _worker_app
+    except Exception as exc:
+        # RQ logs a job's exception after this context has closed, too late for the flush below.
+        error_reporting.capture(exc)
+        raise
+    finally:
+        # RQ's work horse leaves with os._exit: what Sentry queued (when it is on) goes now or never.
+        error_reporting.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from app.jobs import current_jobs, job_context
+from app.jobs.stats import record_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ def drain_webhooks(slot: int = 0, limit: int | None = None) -> int:
                 jobs.redis.delete(jobs.drain_flag(slot))
             except Exception as exc:  # still drain; the sweeper covers what a flag would have
                 log.warning("could not clear drain flag: %s", exc)
-        return drain(dispatch, app.config["REGULARS"].delivery_max_attempts, limit=limit)
+        return drain(dispatch, app.config["REGULARS"].delivery_max_attempts, limit=limit,
+                     on_batch=lambda result: record_outcomes(jobs, result.outcomes))
 
 
 def sweep() -> dict[str, int]:

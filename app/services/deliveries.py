@@ -7,9 +7,10 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ import psycopg
 from sqlalchemy import bindparam, func, or_, select, text, update
 
 from app.extensions import db
+from app.logs import delivery_context
 from app.models import PENDING_STATUSES, WebhookDelivery, utcnow
 from app.models.types import UTCDateTime
 from app.services.intake import GroupCommit
@@ -129,6 +131,9 @@ class BatchResult:
     claimed: int  # due deliveries claimed (0: nothing was due)
     handled: int  # of which processed, skipped, or failed into retry/failed
     contended: int  # of which left as they were: another transaction held a lock they needed
+    # The handled ones by outcome, as committed: processed, skipped, retry (failed, tried again later),
+    # failed (gave up after the last attempt).
+    outcomes: Mapping[str, int] = field(default_factory=dict)
 
 
 def _contended(exc: BaseException) -> bool:
@@ -174,7 +179,7 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
     refreshing = False
     try:
         with shops.cached_lookups(), analytics.deferred_refreshes() if defer_refreshes else nullcontext():
-            done, contended = _process(rows, dispatch, max_attempts)
+            done, failures, contended = _process(rows, dispatch, max_attempts)
             # Marked together at the end: one flush writes them all (an executemany), in this transaction.
             at = utcnow()
             for row, outcome in done:
@@ -187,6 +192,11 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
                 # not a deadlock: it takes the customers' locks in one order, and a rebuild holds no row of ours).
                 db.session.execute(text("SET LOCAL lock_timeout = 0"))
             refreshing = True
+            # Read before the commit, which expires the rows (reading them after would reload each one).
+            outcomes = Counter(outcome for _, outcome in done)
+            outcomes.update(row.status for row in failures)
+            lines = ([(row.id, row.webhook_id, row.topic, row.shop_domain, outcome) for row, outcome in done]
+                     if log.isEnabledFor(logging.INFO) else [])
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -199,13 +209,17 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
         # Everything was rolled back, every claimed delivery is as it was; the next claim does them again.
         log.warning("batch of %d deliveries rolled back on contention: %s", len(rows), getattr(exc, "orig", exc))
         return BatchResult(len(rows), 0, len(rows))
-    return BatchResult(len(rows), len(rows) - contended, contended)
+    # One INFO line per delivery once its outcome is durable: what an operator follows a webhook id by.
+    for delivery_id, webhook_id, topic, shop_domain, outcome in lines:
+        with delivery_context(delivery_id, webhook_id, topic, shop_domain):
+            log.info("delivery %s (%s) %s", delivery_id, topic, outcome, extra={"outcome": outcome})
+    return BatchResult(len(rows), len(rows) - contended, contended, dict(outcomes))
 
 
 def _process(rows: list[WebhookDelivery], dispatch: Handler,
-             max_attempts: int) -> tuple[list[tuple[WebhookDelivery, str]], int]:
-    """Runs the claimed deliveries' handlers; returns (the handled ones with their outcome, how many were left
-    untouched on contention). Failed ones are marked on their row.
+             max_attempts: int) -> tuple[list[tuple[WebhookDelivery, str]], list[WebhookDelivery], int]:
+    """Runs the claimed deliveries' handlers; returns (the handled ones with their outcome, the failed ones,
+    how many were left untouched on contention). Failed ones are marked on their row.
 
     Optimistic: one savepoint per chunk of SAVEPOINT_CHUNK deliveries rather than one per delivery (two
     statements per delivery are most of a batch's overhead). When a delivery breaks its chunk, the chunk's
@@ -215,10 +229,12 @@ def _process(rows: list[WebhookDelivery], dispatch: Handler,
     left: set[int] = set()  # contended: left as they were, for the next claim
     alone: set[int] = set()  # broke their chunk once: from then on in a savepoint of their own
     done: list[tuple[WebhookDelivery, str]] = []
+    failures: list[WebhookDelivery] = []
     for start in range(0, len(rows), SAVEPOINT_CHUNK):
         chunk = range(start, min(start + SAVEPOINT_CHUNK, len(rows)))
         while True:
             handled: list[tuple[WebhookDelivery, str]] = []
+            failed: list[WebhookDelivery] = []  # kept only if the chunk's savepoint holds (else run again)
             broke: int | None = None
             try:
                 with db.session.begin_nested():
@@ -228,7 +244,7 @@ def _process(rows: list[WebhookDelivery], dispatch: Handler,
                             continue
                         if i in alone:
                             try:
-                                with db.session.begin_nested():
+                                with db.session.begin_nested(), _context(row):
                                     outcome = dispatch(row)
                             except Exception as exc:
                                 if _contended(exc):
@@ -236,11 +252,13 @@ def _process(rows: list[WebhookDelivery], dispatch: Handler,
                                     _log_contended(row, exc)
                                 else:
                                     _record_failure(row, exc, max_attempts)
+                                    failed.append(row)
                                 continue
                         else:
                             broke = i
-                            outcome = dispatch(row)
-                            db.session.flush()  # so that a failing write is this delivery's, not the next one's
+                            with _context(row):
+                                outcome = dispatch(row)
+                                db.session.flush()  # so that a failing write is this delivery's, not the next one's
                             broke = None
                         handled.append((row, outcome))
             except Exception as exc:
@@ -253,18 +271,26 @@ def _process(rows: list[WebhookDelivery], dispatch: Handler,
                     alone.add(broke)
                 continue
             done.extend(handled)
+            failures.extend(failed)
             break
-    return done, len(left)
+    return done, failures, len(left)
+
+
+def _context(row: WebhookDelivery) -> Any:
+    """The delivery's ids on every line its handler logs (app.logs)."""
+    return delivery_context(row.id, row.webhook_id, row.topic, row.shop_domain)
 
 
 def _log_contended(row: WebhookDelivery, exc: Exception) -> None:
-    log.debug("delivery %s (%s) contended, left for the next claim: %s", row.id, row.topic,
-              type(getattr(exc, "orig", exc)).__name__)
+    with _context(row):
+        log.debug("delivery %s (%s) contended, left for the next claim: %s", row.id, row.topic,
+                  type(getattr(exc, "orig", exc)).__name__)
 
 
 def _record_failure(row: WebhookDelivery, exc: Exception, max_attempts: int) -> None:
     """A handler's failure is data: recorded on the row, retried with backoff, failed after the last attempt."""
-    log.exception("delivery %s (%s) failed", row.id, row.topic)  # called while handling `exc`
+    with _context(row):
+        log.exception("delivery %s (%s) failed", row.id, row.topic)  # called while handling `exc`
     row.attempts += 1
     row.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000]
     if row.attempts >= max_attempts:
@@ -280,8 +306,10 @@ def process_next(dispatch: Handler, max_attempts: int) -> bool:
     return process_batch(dispatch, max_attempts, batch=1).claimed > 0
 
 
-def drain(dispatch: Handler, max_attempts: int, limit: int | None = None) -> int:
+def drain(dispatch: Handler, max_attempts: int, limit: int | None = None,
+          on_batch: Callable[[BatchResult], Any] | None = None) -> int:
     """Processes due deliveries until none is left (or `limit` were handled); returns how many were handled.
+    `on_batch` is told each batch's result after its commit (the job layer counts outcomes with it).
 
     Deliveries left on contention are claimed again by the next batch (they come first: lowest ids); a batch
     in which every delivery was contended is followed by a short pause instead of an immediate new claim."""
@@ -291,6 +319,8 @@ def drain(dispatch: Handler, max_attempts: int, limit: int | None = None) -> int
         result = process_batch(dispatch, max_attempts, size)
         if not result.claimed:
             break
+        if on_batch is not None:
+            on_batch(result)
         done += result.handled
         if not result.handled:
             time.sleep(CONTENDED_PAUSE)
