@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Shop
-from app.proxy import catalogue
+from app.services import catalogue
 from app.shopify import current_shopify, normalize_shop_domain
 
 # A widget page stays open while the shopper reads it; its forms work this long after rendering.
@@ -26,7 +26,7 @@ class ProxyCaller:
     # Shopify's `logged_in_customer_id`; None for a visitor who is not signed in.
     customer_id: int | None
     locale: str | None
-    # The shop catalogue's version key, read with the shop (app.proxy.catalogue); None: do not cache.
+    # The shop catalogue's version key, read with the shop (app.services.catalogue); None: do not cache.
     catalogue_version: str | None = None
 
 

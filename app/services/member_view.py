@@ -1,4 +1,5 @@
-"""What the shopper's widget shows: the cached shop catalogue plus the member's own rows, read fresh in one round trip."""
+"""What a shopper sees of the program (the storefront widget and the UI extensions alike): the cached shop
+catalogue plus the member's own rows, read fresh in one round trip."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from app.loyalty.referrals import referral_url
 from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
 from app.models import LedgerEntry, Member, Order, Redemption, Shop
-from app.proxy.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
+from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
+from app.services.program import settings_for
 
 HISTORY_LINES = 20
 CODES_SHOWN = 10
@@ -27,11 +29,6 @@ _TAGS = re.compile(r"<[^>]*>")
 
 
 def program_settings(shop: Shop) -> ProgramSettings:
-    """The engine's view of the settings when it is there; the stored JSON otherwise."""
-    try:
-        from app.services.program import settings_for
-    except ImportError:
-        return ProgramSettings.from_dict(shop.settings or {})
     return settings_for(shop)
 
 
@@ -109,6 +106,7 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
         return Decimal(max(member.lifetime_points or 0, 0))
 
     def total_since(start: datetime, end: datetime | None = None) -> Decimal:
+        q: Any
         if metric == "points_earned":
             q = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
                 LedgerEntry.member_id == member.id, LedgerEntry.kind.in_(kinds.EARNING_KINDS),
@@ -176,7 +174,7 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
     cat = catalogue_for(shop, catalogue_version)
     settings = cat.settings
     view = WidgetView(shop=shop, settings=settings, tiers=cat.tiers, member=member)
-    balance = member.points_available if is_member(member) else 0
+    balance = member.points_available if member is not None and is_member(member) else 0
     member_tier = member.tier_id if member is not None else None
     for reward in cat.rewards:
         quote = redemption_quote(reward.spec, reward.variable_min_points, balance, member_tier)
