@@ -36,7 +36,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     logging.basicConfig(level=logging.INFO if not cfg.production else logging.WARNING)
 
-    from app import db_setup, jobs, shopify, webhooks
+    from app import db_setup, ext, jobs, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
@@ -45,6 +45,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     shopify.init_app(app)
     jobs.init_app(app)
     webhooks.init_app(app)
+    ext.init_app(app)
     auth_init(app)
     health_init(app)
     cli_init(app)

@@ -9,9 +9,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Request, abort, current_app
-from sqlalchemy import select
 
-from app.extensions import db
 from app.models import Shop
 from app.services import catalogue
 from app.shopify import current_shopify, normalize_shop_domain
@@ -39,12 +37,7 @@ def verify(request: Request) -> ProxyCaller:
     domain = normalize_shop_domain(request.args.get("shop"))
     if domain is None:
         abort(401)
-    version_col = catalogue.version_column()
-    if version_col is None:
-        shop, version = db.session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none(), None
-    else:
-        row = db.session.execute(select(Shop, version_col).where(Shop.domain == domain)).first()
-        shop, version = (row[0], row[1]) if row is not None else (None, None)
+    shop, version = catalogue.find_shop(domain)
     if shop is None or not shop.active:
         abort(404)
     raw_customer = result.logged_in_customer_id or ""

@@ -45,6 +45,15 @@ def version_column() -> ColumnElement[Any] | None:
     return literal_column(_PG_VERSION).label("catalogue_version")
 
 
+def find_shop(domain: str) -> tuple[Shop | None, str | None]:
+    """The installed shop for a domain and its catalogue version key, in one round trip (None, None: unknown)."""
+    version_col = version_column()
+    if version_col is None:
+        return db.session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none(), None
+    row = db.session.execute(select(Shop, version_col).where(Shop.domain == domain)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 @dataclass(frozen=True)
 class TierInfo:
     id: int

@@ -56,6 +56,8 @@ class RewardRow:
 
 @dataclass
 class HistoryLine:
+    id: int
+    source: str
     created_at: datetime
     points: int
     kind: str
@@ -129,7 +131,7 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
     return max(total_since(this_year), total_since(last_year, this_year), Decimal(0))
 
 
-_READ_COLUMNS = ("tag", "id", "at", "points", "kind", "status", "ref", "note", "extra")
+_READ_COLUMNS = ("tag", "id", "at", "points", "kind", "status", "ref", "note", "extra", "source")
 
 
 def _labelled(*cols: Any) -> list[Any]:
@@ -146,7 +148,7 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
     history = (
         select(*_labelled(literal("h", text), LedgerEntry.id, LedgerEntry.created_at, cast(LedgerEntry.points, num),
                           LedgerEntry.kind, LedgerEntry.status, LedgerEntry.source_id, cast(LedgerEntry.note, text),
-                          Order.name))
+                          Order.name, LedgerEntry.source))
         .outerjoin(Order, Order.id == LedgerEntry.order_ref_id)
         .where(LedgerEntry.member_id == member.id)
         # Walks ix_ledger_entries_member (member_id, id) backwards and stops at 20.
@@ -155,7 +157,7 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
     codes = (
         select(*_labelled(literal("c", text), Redemption.id, Redemption.expires_at, cast(null(), num),
                           Redemption.reward_name, Redemption.status, Redemption.code, cast(null(), text),
-                          cast(null(), text)))
+                          cast(null(), text), cast(null(), text)))
         .where(Redemption.member_id == member.id, Redemption.status == "issued")
         .order_by(Redemption.id.desc()).limit(CODES_SHOWN)
     ).subquery()
@@ -163,7 +165,7 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
     if done_keys:
         parts.append(select(*_labelled(
             literal("d", text), LedgerEntry.id, LedgerEntry.created_at, cast(null(), num), cast(null(), text),
-            cast(null(), text), LedgerEntry.idempotency_key, cast(null(), text), cast(null(), text),
+            cast(null(), text), LedgerEntry.idempotency_key, cast(null(), text), cast(null(), text), cast(null(), text),
         )).where(LedgerEntry.shop_id == shop.id, LedgerEntry.idempotency_key.in_(done_keys)))
     return list(db.session.execute(union_all(*parts)).all())
 
@@ -214,7 +216,7 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
         ref = r.extra or r.ref
         if r.kind == kinds.ACTION and r.ref:
             ref = action_names.get(r.ref, r.ref)
-        view.history.append(HistoryLine(r.at, r.points, r.kind, r.status, ref, r.note))
+        view.history.append(HistoryLine(r.id, r.source, r.at, r.points, r.kind, r.status, ref, r.note))
 
     if member.referral_code:
         view.referral_link = referral_url(shop.domain, member.referral_code)
