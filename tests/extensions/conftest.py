@@ -167,7 +167,7 @@ def render(seed: ExtSeed, extension: str, target: str, *, locale: str = "en", cu
            order_id: int | None = None, auth_state: str | None = None, clicks: tuple[str, ...] = ()) -> dict[str, Any]:
     """What a shopper sees of one target, rendered by node from the built bundle against the running app."""
     payload = {"extension": extension, "target": target, "locale": locale, "token": seed.token(customer_id),
-               "backend": seed.app_url, "order_id": order_id, "auth_state": auth_state, "clicks": list(clicks)}
+               "backend": seed.app_url, "order_id": None if order_id is None else str(order_id), "auth_state": auth_state, "clicks": list(clicks)}
     done = subprocess.run(["node", str(ROOT / "tests" / "extensions" / "render.mjs")], input=json.dumps(payload),
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr

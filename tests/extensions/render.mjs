@@ -4,7 +4,7 @@
 // The bundle calls the URL it was built with (extensions/shared/app-url.js); here those calls go to the
 // backend the test runs, and a response a browser would refuse to show the extension (no CORS header) fails.
 //
-// stdin: {"extension", "target", "locale", "token", "backend", "order_id"?, "auth_state"?, "clicks"?: [text]}
+// stdin: {"extension", "target", "locale", "token", "backend", "order_id"? (a string: ids exceed 2^53), "auth_state"?, "clicks"?: [text]}
 // stdout: {"text": what a shopper reads, "html", "fetches": [{method, path, status}], "errors": [...],
 //          "navigations": [...]}
 import {readFileSync, existsSync} from 'node:fs';
@@ -103,7 +103,23 @@ globalThis.fetch = async (url, init = {}) => {
     inFlight -= 1;
   }
 };
-globalThis.setTimeout = ((real) => (fn, ms, ...args) => real(fn, Math.min(ms ?? 0, input.max_delay_ms ?? 50), ...args))(globalThis.setTimeout);
+// The extension's own waits (the thank-you page's retries) are shortened to at most 50 ms, and counted, so the
+// render is read once nothing is pending any more.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+const timers = new Set();
+globalThis.setTimeout = (fn, ms, ...args) => {
+  const id = realSetTimeout(() => {
+    timers.delete(id);
+    fn(...args);
+  }, Math.min(ms ?? 0, 50));
+  timers.add(id);
+  return id;
+};
+globalThis.clearTimeout = (id) => {
+  timers.delete(id);
+  realClearTimeout(id);
+};
 
 // --- what a shopper reads: headings, texts, buttons and links, in order ------------------------------------
 const LEAVES = new Set(['S-TEXT', 'S-HEADING', 'S-PARAGRAPH', 'S-LIST-ITEM', 'S-BUTTON', 'S-LINK', 'S-BADGE']);
@@ -134,9 +150,9 @@ async function settle() {
   let last = '';
   for (let i = 0; i < 400 && quiet < 4; i++) {
     await new Promise((resolve) => window.setTimeout(resolve, 0));
-    await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+    await new Promise((resolve) => realSetTimeout(resolve, 10));
     const html = document.body.innerHTML;
-    quiet = inFlight === 0 && html === last ? quiet + 1 : 0;
+    quiet = inFlight === 0 && timers.size === 0 && html === last ? quiet + 1 : 0;
     last = html;
   }
 }
