@@ -1,17 +1,19 @@
 // Prints each UI extension bundle's size and fails over Shopify's limits: 64 KB compressed for an extension
 // of blocks, 128 KB for one with a full-page target. Run after `npm run build`.
+//   node scripts/extensions/sizes.mjs [extensions-directory]
 import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {gzipSync} from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const extensionsDir = process.argv[2] || join(root, 'extensions');
 const KB = 1024;
 const FULL_PAGE = /target\s*=\s*"customer-account\.(order\.)?page\.render"/;
 let failed = false;
 let seen = 0;
-for (const name of readdirSync(join(root, 'extensions')).sort()) {
-  const dir = join(root, 'extensions', name);
+for (const name of readdirSync(extensionsDir).sort()) {
+  const dir = join(extensionsDir, name);
   const tomlPath = join(dir, 'shopify.extension.toml');
   if (!existsSync(tomlPath)) continue;
   const toml = readFileSync(tomlPath, 'utf8');

@@ -67,3 +67,30 @@ def test_every_language_has_its_own_file_per_extension() -> None:
         names = {p.name for p in (ROOT / "extensions" / extension / "locales").glob("*.json")}
         assert names == {"en.default.json"} | {f"{lang}.json" for lang in LANGUAGES}, extension
         assert Path(ROOT / "extensions" / extension / "shopify.extension.toml").exists()
+
+
+def _bundle(root: Path, name: str, target: str, size: int) -> None:
+    import os
+
+    (root / name / "dist").mkdir(parents=True)
+    (root / name / "shopify.extension.toml").write_text(
+        f'api_version = "2026-10"\n[[extensions]]\ntype = "ui_extension"\nhandle = "{name}"\n'
+        f'[[extensions.targeting]]\ntarget = "{target}"\nmodule = "./src/index.jsx"\n')
+    (root / name / "dist" / f"{name}.js").write_bytes(os.urandom(size))  # random bytes do not compress
+
+
+def test_the_size_check_fails_over_shopifys_limits(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    script = str(ROOT / "scripts" / "extensions" / "sizes.mjs")
+    _bundle(tmp_path, "page", "customer-account.page.render", 100 * 1024)
+    _bundle(tmp_path, "block", "customer-account.profile.block.render", 60 * 1024)
+    ok = subprocess.run(["node", script, str(tmp_path)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "limit 128 KB" in ok.stdout and "limit 64 KB" in ok.stdout
+    (tmp_path / "block" / "dist" / "block.js").write_bytes(__import__("os").urandom(70 * 1024))
+    over = subprocess.run(["node", script, str(tmp_path)], capture_output=True, text=True)
+    assert over.returncode == 1 and "block" in over.stdout and "OVER THE LIMIT" in over.stdout
