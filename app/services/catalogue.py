@@ -61,6 +61,7 @@ class TierInfo:
     threshold: Decimal
     position: int
     perks: str | None
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _load(shop: Shop) -> Catalogue:
     ).scalars()
     return Catalogue(
         settings=settings_for(shop),
-        tiers=tuple(TierInfo(t.id, t.name, t.threshold, t.position, t.perks) for t in tier_rows),
+        tiers=tuple(TierInfo(t.id, t.name, t.threshold, t.position, t.perks, t.handle) for t in tier_rows),
         rewards=tuple(RewardInfo(r.id, r.type, r.name, r.points_cost, r.value, r.minimum_subtotal or Decimal(0),
                                  r.tier_id, r.variable_min_points, r.variable_max_points, _spec(r, tier_ids))
                       for r in rewards),

@@ -16,14 +16,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.loyalty.orders import OrderKnowledge, RuleSnapshot, why_no_points
-from app.models import Member, Order, Shop
+from app.models import Order, Shop
 from app.services import member_view
 from app.services.catalogue import Catalogue, RewardInfo, catalogue_for
 from app.services.member_documents import iso_time, member_document, redemption_document
 from app.services.redemption_requests import RedemptionRequestError, redeem_request
-
-# The pending orders listed with their release dates (the member's oldest releases first).
-PENDING_SHOWN = 10
 
 
 def _decimal(value: Decimal | None) -> str | None:
@@ -63,16 +60,6 @@ def visitor_program(shop: Shop, cat: Catalogue) -> dict[str, Any]:
     }
 
 
-def _pending_orders(member: Member) -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(Order.order_id, Order.name, Order.points_pending, Order.points_release_at)
-        .where(Order.member_id == member.id, Order.points_pending > 0)
-        .order_by(Order.points_release_at, Order.id).limit(PENDING_SHOWN)
-    ).all()
-    return [{"order_id": str(r.order_id), "order_name": r.name, "points": r.points_pending,
-             "available_at": iso_time(r.points_release_at)} for r in rows]
-
-
 def member_answer(shop: Shop, customer_id: int | None, *, catalogue_version: str | None = None,
                   now: datetime | None = None) -> dict[str, Any]:
     """`GET /ext/v1/member`: the member, or `{"member": null, "program": …}` for a visitor or a customer who
@@ -82,9 +69,9 @@ def member_answer(shop: Shop, customer_id: int | None, *, catalogue_version: str
     if member is None or not member_view.is_member(member):
         cat = catalogue_for(shop, catalogue_version)
         return {"member": None, "signed_in": customer_id is not None, "program": visitor_program(shop, cat)}
-    doc = member_document(shop, member)  # first: it gives out the referral code the view links to
-    view = member_view.build(shop, member, now, catalogue_version)
     cat = catalogue_for(shop, catalogue_version)
+    doc = member_document(shop, member, cat)  # first: it gives out the referral code the view links to
+    view = member_view.build(shop, member, now, catalogue_version, pending_orders=True)
     rewards = []
     for row in view.rewards:
         item = {**_reward(row.reward, row.tier_name), "redeemable": row.refusal is None}
@@ -103,7 +90,8 @@ def member_answer(shop: Shop, customer_id: int | None, *, catalogue_version: str
         "birthday": birthday,
         "tier_perks": view.current_tier.perks if view.current_tier else None,
         "next_tier": next_tier,
-        "pending": _pending_orders(member),
+        "pending": [{"order_id": str(p.order_id), "order_name": p.name, "points": p.points,
+                     "available_at": iso_time(p.release_at)} for p in view.pending],
         "rewards": rewards,
         "codes": [{"code": c.code, "expires_at": iso_time(c.expires_at), "reward": c.reward_name} for c in view.codes],
         "history": [{"id": h.id, "points": h.points, "kind": h.kind, "source": h.source, "status": h.status,

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.extensions import db
 from app.models import LedgerEntry, Member, Redemption, Shop, Tier
+from app.services.catalogue import Catalogue, TierInfo
 from app.services.referrals import ensure_code, referral_url
 
 
@@ -19,13 +20,19 @@ def iso_time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def member_document(shop: Shop, member: Member) -> dict[str, Any]:
-    """`GET /api/v1/members/{id}`. Gives the member a referral code on first need (and commits it)."""
+def member_document(shop: Shop, member: Member, catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """`GET /api/v1/members/{id}`. Gives the member a referral code on first need (and commits it).
+
+    With the shop's (cached) catalogue at hand the tier is read from it instead of the database."""
     had_code = bool(member.referral_code)
     code = ensure_code(member)
     if not had_code:
         db.session.commit()  # the code is given out once, on first need
-    tier = db.session.get(Tier, member.tier_id) if member.tier_id else None
+    tier: Tier | TierInfo | None = None
+    if member.tier_id and catalogue is not None:
+        tier = next((t for t in catalogue.tiers if t.id == member.tier_id), None)
+    if member.tier_id and tier is None:
+        tier = db.session.get(Tier, member.tier_id)
     return {
         "customer_id": str(member.customer_id),
         "email": member.email,

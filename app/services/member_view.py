@@ -74,6 +74,14 @@ class CodeLine:
 
 
 @dataclass
+class PendingOrder:
+    order_id: int
+    name: str | None
+    points: int
+    release_at: datetime | None
+
+
+@dataclass
 class ActionRow:
     action: ActionInfo
     done: bool
@@ -95,6 +103,8 @@ class WidgetView:
     codes: list[CodeLine] = field(default_factory=list)
     history: list[HistoryLine] = field(default_factory=list)
     referral_link: str | None = None
+    # Orders still holding pending points, soonest release first (only when build(..., pending_orders=True)).
+    pending: list[PendingOrder] = field(default_factory=list)
 
 
 def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Decimal:
@@ -139,7 +149,10 @@ def _labelled(*cols: Any) -> list[Any]:
     return [c.label(name) for c, name in zip(cols, _READ_COLUMNS, strict=True)]
 
 
-def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]:
+PENDING_ORDERS_SHOWN = 10
+
+
+def _member_reads(shop: Shop, member: Member, done_keys: list[str], pending_orders: bool = False) -> list[Any]:
     """Codes, the newest history lines and which period keys are taken, in one round trip (UNION ALL).
 
     Every branch is bounded by the member's own id (or the shop's unique key index) and its own LIMIT.
@@ -162,6 +175,16 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
         .order_by(Redemption.id.desc()).limit(CODES_SHOWN)
     ).subquery()
     parts = [select(history), select(codes)]
+    if pending_orders:
+        pending = (
+            select(*_labelled(literal("p", text), Order.id, Order.points_release_at, cast(Order.points_pending, num),
+                              cast(null(), text), cast(null(), text), cast(Order.order_id, text), cast(null(), text),
+                              Order.name, cast(null(), text)))
+            # ix_orders_member, then the member's few orders that still hold pending points.
+            .where(Order.member_id == member.id, Order.points_pending > 0)
+            .order_by(Order.points_release_at, Order.id).limit(PENDING_ORDERS_SHOWN)
+        ).subquery()
+        parts.append(select(pending))
     if done_keys:
         parts.append(select(*_labelled(
             literal("d", text), LedgerEntry.id, LedgerEntry.created_at, cast(null(), num), cast(null(), text),
@@ -171,7 +194,7 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
 
 
 def build(shop: Shop, member: Member | None, now: datetime | None = None,
-          catalogue_version: str | None = None) -> WidgetView:
+          catalogue_version: str | None = None, *, pending_orders: bool = False) -> WidgetView:
     now = now or datetime.now(UTC)
     cat = catalogue_for(shop, catalogue_version)
     settings = cat.settings
@@ -203,7 +226,7 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
     for a in cat.actions:
         if a.limit != "unlimited":
             keys[action_period_key(a.key, member.customer_id, a.limit, now)] = a.id  # type: ignore[arg-type]
-    rows = _member_reads(shop, member, list(keys))
+    rows = _member_reads(shop, member, list(keys), pending_orders)
     done_ids = {keys[r.ref] for r in rows if r.tag == "d" and r.ref in keys}
     view.actions = [ActionRow(a, a.id in done_ids) for a in cat.actions]
 
@@ -218,6 +241,8 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
             ref = action_names.get(r.ref, r.ref)
         view.history.append(HistoryLine(r.id, r.source, r.at, r.points, r.kind, r.status, ref, r.note))
 
+    view.pending = [PendingOrder(int(r.ref), r.extra, r.points, r.at)
+                    for r in sorted((r for r in rows if r.tag == "p"), key=lambda r: (r.at is None, r.at, r.id))]
     if member.referral_code:
         view.referral_link = referral_url(shop.domain, member.referral_code)
     return view
