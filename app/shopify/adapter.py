@@ -106,14 +106,13 @@ class ExtensionCaller:
 _GID_RE = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<id>[1-9][0-9]{0,18})$")
 
 
-def numeric_id(value: object, kind: str) -> int | None:
-    """Shopify's id from a gid (`gid://shopify/{kind}/123`) or a plain number; None when it is neither.
-
-    Ids above 2^63 − 1 are refused: they are not Shopify ids and would not fit our columns."""
+def numeric_id(value: object, kind: str, *, gid_only: bool = False) -> int | None:
+    """Shopify's id from a gid (`gid://shopify/{kind}/123`) or (unless `gid_only`) a plain number; None when
+    it is neither. Ids above 2^63 − 1 are refused: they are not Shopify ids and would not fit our columns."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
     text = str(value).strip()
-    if text.isdigit() and len(text) <= 19:
+    if text.isdigit() and len(text) <= 19 and not gid_only:
         number = int(text)
     else:
         match = _GID_RE.match(text)
@@ -215,8 +214,9 @@ class ShopifyAdapter:
         sub = claims.get("sub")
         customer_id = None
         if sub:
-            customer_id = numeric_id(sub, "Customer")
-            if customer_id is None:  # signed by us, but not a customer we can read: refuse rather than guess
+            # Only a customer gid: an admin session token (sub = a staff user's number) is no customer.
+            customer_id = numeric_id(sub, "Customer", gid_only=True)
+            if customer_id is None:  # signed with our secret, but no customer we can name: refuse rather than guess
                 return ExtensionCaller(False, False, 401, cors, reason="invalid_sub")
         return ExtensionCaller(True, False, 200, cors, shop_domain=domain, customer_id=customer_id, reason="verified")
 

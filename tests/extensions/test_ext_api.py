@@ -58,6 +58,9 @@ def test_missing_forged_expired_or_foreign_tokens_are_401_json_with_cors(client:
     claims = jwt.decode(ext.token(ext.ann), TEST_SECRET, algorithms=["HS256"], audience=TEST_KEY)
     bad_sub = jwt.encode({**claims, "sub": "gid://shopify/Order/1"}, TEST_SECRET, algorithm="HS256")
     error_of(client.get("/ext/v1/member", headers=bearer(bad_sub)), 401)
+    # The admin's App Bridge token (same app, same secret) names a staff user, never a customer.
+    staff = mint_session_token(SHOP, TEST_KEY, TEST_SECRET, user_id=str(ext.ann))
+    error_of(client.get("/ext/v1/member", headers=bearer(staff)), 401)
 
 
 def test_the_member_is_the_api_member_plus_what_the_extensions_show(client: Any, ext: ExtSeed) -> None:
