@@ -27,6 +27,12 @@ API_KEY = "bench-api-key"
 TARGET_P95_MS = 15.0
 
 
+def machine() -> str:
+    # The loop measures CPU speed (process time); the load average says how many others wanted the 2 cores.
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{describe(loop_seconds())}; load average {load}"
+
+
 def wrk(url: str, token: str, duration: int) -> float:
     out = subprocess.run(["wrk", "-t2", "-c16", f"-d{duration}s", "-H", f"Authorization: Bearer {token}", url],
                          capture_output=True, text=True, check=True).stdout
@@ -47,7 +53,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1, help="measure this many times on the same seed")
     args = ap.parse_args()
-    print(f"before: {describe(loop_seconds())}")
+    print(f"before: {machine()}")
     db = f"regulars_bench_ext_{os.getpid()}"
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
@@ -98,7 +104,7 @@ def main() -> None:
             p.wait(timeout=10)
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        print(f"after: {describe(loop_seconds())}")
+        print(f"after: {machine()}")
 
 
 if __name__ == "__main__":
