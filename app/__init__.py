@@ -37,7 +37,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logs.configure(cfg.production)
     error_reporting.init_app(app)
 
-    from app import db_setup, jobs, metrics, shopify, webhooks
+    from app import db_setup, ext, jobs, metrics, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
@@ -46,6 +46,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     shopify.init_app(app)
     jobs.init_app(app)
     webhooks.init_app(app)
+    ext.init_app(app)
     auth_init(app)
     health_init(app)
     metrics.init_app(app)

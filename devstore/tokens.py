@@ -14,6 +14,7 @@ import jwt
 __all__ = [
     "app_proxy_query",
     "decode_session_token",
+    "mint_extension_token",
     "mint_session_token",
     "oauth_query_hmac",
     "sign_app_proxy",
@@ -27,6 +28,36 @@ def _shop_domain(shop: str) -> str:
     if "." not in domain:
         domain = f"{domain}.myshopify.com"
     return domain
+
+
+def mint_extension_token(
+    shop: str,
+    api_key: str,
+    api_secret: str,
+    *,
+    customer_id: int | str | None = None,
+    ttl: int = 300,
+    now: float | None = None,
+) -> str:
+    """The session token a customer account or checkout UI extension gets from `shopify.sessionToken.get()`.
+
+    HS256 over the app secret with `aud` = the client id and `dest` = the shop; `sub` is the customer's gid
+    only when a customer is signed in (and the app may read customers). These tokens live five minutes.
+    """
+    domain = _shop_domain(shop)
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, object] = {
+        "iss": f"https://{domain}/admin",
+        "dest": domain,
+        "aud": api_key,
+        "exp": issued + ttl,
+        "nbf": issued,
+        "iat": issued,
+        "jti": str(uuid.uuid4()),
+    }
+    if customer_id is not None:
+        claims["sub"] = f"gid://shopify/Customer/{customer_id}"
+    return jwt.encode(claims, api_secret, algorithm="HS256")
 
 
 def mint_session_token(

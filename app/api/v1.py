@@ -11,7 +11,6 @@ X-Shopify-Shop-Domain header (or, failing that, a "shop" field of the body).
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from flask import g, jsonify, request
@@ -19,7 +18,9 @@ from sqlalchemy import select
 
 from app.api import ApiError, api_auth, bp, json_body
 from app.extensions import db
-from app.models import LedgerEntry, Member, Redemption, Shop, Tier
+from app.models import LedgerEntry, Member, Shop
+from app.services.member_documents import entry_document, member_document, redemption_document
+from app.services.redemption_requests import RedemptionRequestError, redeem_request
 
 LEDGER_PAGE = 100
 
@@ -38,10 +39,6 @@ def _member(customer_id: Any) -> Member:
     if member is None or member.deleted_at is not None:
         raise ApiError(404, "not_found", "no such customer")
     return member
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _engine_error(exc: Exception) -> ApiError:
@@ -75,39 +72,10 @@ def v1_program_patch() -> Any:
 # ------------------------------------------------------------------------------------------ members
 
 
-def member_json(member: Member) -> dict[str, Any]:
-    from app.services.referrals import ensure_code, referral_url
-
-    had_code = bool(member.referral_code)
-    code = ensure_code(member)
-    if not had_code:
-        db.session.commit()  # the code is given out once, on first need
-    tier = db.session.get(Tier, member.tier_id) if member.tier_id else None
-    return {
-        "customer_id": str(member.customer_id),
-        "email": member.email,
-        "first_name": member.first_name,
-        "last_name": member.last_name,
-        "points_available": member.points_available,
-        "points_pending": member.points_pending,
-        "tier": {"id": tier.id, "name": tier.name, "handle": tier.handle} if tier else None,
-        "referral_code": code,
-        "referral_url": referral_url(g.shop, member),
-        "lifetime_points": member.lifetime_points,
-        "lifetime_spent": str(member.lifetime_spent or 0),
-        "enrolled_at": _time(member.enrolled_at),
-    }
-
-
 @bp.get("/v1/members/<customer_id>")
 @api_auth()
 def v1_member(customer_id: str) -> Any:
-    return jsonify(member_json(_member(customer_id)))
-
-
-def entry_json(e: LedgerEntry) -> dict[str, Any]:
-    return {"id": e.id, "points": e.points, "kind": e.kind, "source": e.source, "status": e.status,
-            "created_at": _time(e.created_at), "reason": e.reason, "note": e.note}
+    return jsonify(member_document(g.shop, _member(customer_id)))
 
 
 @bp.get("/v1/members/<customer_id>/ledger")
@@ -121,7 +89,7 @@ def v1_ledger(customer_id: str) -> Any:
             raise ApiError(422, "invalid", "before_id must be an entry id", {"before_id": "must be an entry id"})
         q = q.where(LedgerEntry.id < int(before))
     entries = list(db.session.execute(q.order_by(LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1)).scalars())
-    body: dict[str, Any] = {"entries": [entry_json(e) for e in entries[:LEDGER_PAGE]]}
+    body: dict[str, Any] = {"entries": [entry_document(e) for e in entries[:LEDGER_PAGE]]}
     if len(entries) > LEDGER_PAGE:
         body["next_before_id"] = entries[LEDGER_PAGE - 1].id
     return jsonify(body)
@@ -140,50 +108,20 @@ def v1_adjust(customer_id: str) -> Any:
     except AdjustmentInvalid as exc:
         raise ApiError(422, "invalid", "the adjustment is not valid", exc.errors) from None
     db.session.refresh(member)
-    resp = jsonify({**entry_json(entry), "points_available": member.points_available})
+    resp = jsonify({**entry_document(entry), "points_available": member.points_available})
     resp.status_code = 201
     return resp
-
-
-def redemption_json(r: Redemption) -> dict[str, Any]:
-    return {"id": r.id, "code": r.code, "points": r.points, "expires_at": _time(r.expires_at),
-            "status": r.status, "reward_id": r.reward_id, "reward_name": r.reward_name, "value": str(r.value)}
 
 
 @bp.post("/v1/members/<customer_id>/redemptions")
 @api_auth()
 def v1_redeem(customer_id: str) -> Any:
-    from app.services import rewards
-
     member = _member(customer_id)
-    body = json_body()
-    fields: dict[str, str] = {}
-    key = body.get("idempotency_key")
-    if not isinstance(key, str) or not 0 < len(key) <= 200:
-        fields["idempotency_key"] = "required, 1 to 200 characters"
-    reward_id = body.get("reward_id")
-    if isinstance(reward_id, bool) or not isinstance(reward_id, int | str) or not str(reward_id).isdigit():
-        fields["reward_id"] = "required, a reward id"
-    points = body.get("points")
-    if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
-        fields["points"] = "must be a whole number"
-    if fields:
-        raise ApiError(422, "invalid", "the redemption request is not valid", fields)
     try:
-        r = rewards.redeem(g.shop, member, int(str(reward_id)), idempotency_key=key, points=points,  # type: ignore[arg-type]
-                           actor=g.actor)
-    except rewards.RewardNotFound:
-        raise ApiError(422, "invalid", "no such reward", {"reward_id": "unknown reward"}) from None
-    except rewards.RedemptionRefused as exc:
-        if exc.code in ("insufficient_points", "negative_balance"):
-            raise ApiError(409, exc.code, exc.message) from None
-        if exc.code == "idempotency_key_reused":
-            raise ApiError(409, exc.code, exc.message) from None
-        field = "points" if exc.code == "out_of_range" else "reward_id"
-        raise ApiError(422, exc.code, exc.message, {field: exc.message}) from None
-    except rewards.RedemptionFailed as exc:
-        raise ApiError(502, "code_not_created", exc.message) from None
-    return jsonify(redemption_json(r)), 201
+        r = redeem_request(g.shop, member, json_body(), actor=g.actor)
+    except RedemptionRequestError as exc:
+        raise ApiError(exc.status, exc.code, exc.message, exc.fields) from None
+    return jsonify(redemption_document(r)), 201
 
 
 # ------------------------------------------------------------------------------------------ actions

@@ -464,6 +464,32 @@ def eligible_amount(knowledge: OrderKnowledge | None, settings: EligibilitySetti
     return max(amount, Decimal(0))
 
 
+NoPointsReason = Literal["processing", "test_order", "cancelled", "refunded", "not_paid", "gift_card",
+                         "nothing_eligible"]
+
+
+def why_no_points(knowledge: OrderKnowledge | None, settings: EligibilitySettings) -> NoPointsReason:
+    """Why an order is worth no points, in the words a shopper is told (the first that applies).
+
+    `processing`: its payload has not arrived yet. `gift_card`: what is left of it is gift cards only.
+    `nothing_eligible`: it earns, on an amount too small for one point (or no amount at all).
+    """
+    if knowledge is None or knowledge.order is None:
+        return "processing"
+    order = knowledge.order
+    if order.test and not settings.allow_test_orders:
+        return "test_order"
+    if order.cancelled_at is not None or order.financial_status == "voided":
+        return "cancelled"
+    if order.financial_status == "refunded":
+        return "refunded"
+    if order.financial_status not in EARNING_STATUSES:
+        return "not_paid"
+    if order.gift_card_lines and eligible_amount(knowledge, settings) == 0 and order.subtotal > 0:
+        return "gift_card"
+    return "nothing_eligible"
+
+
 @dataclass(frozen=True)
 class RuleSnapshot:
     """The rules an order was first awarded under, reused for every later change of that order."""

@@ -9,11 +9,9 @@ import time
 from dataclasses import dataclass
 
 from flask import Request, abort, current_app
-from sqlalchemy import select
 
-from app.extensions import db
 from app.models import Shop
-from app.proxy import catalogue
+from app.services import catalogue
 from app.shopify import current_shopify, normalize_shop_domain
 
 # A widget page stays open while the shopper reads it; its forms work this long after rendering.
@@ -26,7 +24,7 @@ class ProxyCaller:
     # Shopify's `logged_in_customer_id`; None for a visitor who is not signed in.
     customer_id: int | None
     locale: str | None
-    # The shop catalogue's version key, read with the shop (app.proxy.catalogue); None: do not cache.
+    # The shop catalogue's version key, read with the shop (app.services.catalogue); None: do not cache.
     catalogue_version: str | None = None
 
 
@@ -39,12 +37,7 @@ def verify(request: Request) -> ProxyCaller:
     domain = normalize_shop_domain(request.args.get("shop"))
     if domain is None:
         abort(401)
-    version_col = catalogue.version_column()
-    if version_col is None:
-        shop, version = db.session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none(), None
-    else:
-        row = db.session.execute(select(Shop, version_col).where(Shop.domain == domain)).first()
-        shop, version = (row[0], row[1]) if row is not None else (None, None)
+    shop, version = catalogue.find_shop(domain)
     if shop is None or not shop.active:
         abort(404)
     raw_customer = result.logged_in_customer_id or ""

@@ -20,8 +20,9 @@ from app.i18n import Translator, translator
 from app.loyalty.actions import validate_birthday
 from app.loyalty.referrals import is_referral_code, normalize_code
 from app.models import Member, Shop
-from app.proxy import auth, widget
+from app.proxy import auth
 from app.proxy.requests import run_once
+from app.services import member_view
 from app.shopify import current_shopify
 
 log = logging.getLogger(__name__)
@@ -106,15 +107,15 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
     t = translator(caller.locale)
     shop = caller.shop
     prefix = _path_prefix()
-    view = widget.build(shop, member, catalogue_version=caller.catalogue_version)
+    view = member_view.build(shop, member, catalogue_version=caller.catalogue_version)
     subject = f"{shop.domain}|{caller.customer_id or ''}"
     html = render_template(
         "proxy/widget.html",
         t=t, view=view, shop=shop, caller=caller, member=member,
-        is_member=widget.is_member(member),
+        is_member=member_view.is_member(member),
         flash=flash,
-        money=lambda amount: widget.money(shop, Decimal(amount)),
-        reward_value=lambda reward: widget.reward_value_text(shop, reward),
+        money=lambda amount: member_view.money(shop, Decimal(amount)),
+        reward_value=lambda reward: member_view.reward_value_text(shop, reward),
         format_date=lambda value: format_date(t, value),
         birthday_text=lambda m, d: _birthday_text(t, m, d),
         form_token=auth.form_token(shop.domain, subject),
@@ -127,8 +128,8 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
 def _member_of(caller: auth.ProxyCaller) -> Member | None:
     if caller.customer_id is None:
         return None
-    member = widget.find_member(caller.shop, caller.customer_id)
-    if widget.is_member(member) and member is not None and not member.referral_code:
+    member = member_view.find_member(caller.shop, caller.customer_id)
+    if member_view.is_member(member) and member is not None and not member.referral_code:
         # Members from before referral codes existed get theirs on first sight of the widget.
         try:
             from app.services.referrals import ensure_code
@@ -137,7 +138,7 @@ def _member_of(caller: auth.ProxyCaller) -> Member | None:
         except Exception:  # the widget still renders without a link
             db.session.rollback()
             log.exception("could not give member %s a referral code", member.id)
-            member = widget.find_member(caller.shop, caller.customer_id)
+            member = member_view.find_member(caller.shop, caller.customer_id)
     return member
 
 
@@ -166,7 +167,7 @@ def _post(action: str, work: Any) -> Response:
         abort(403)
     subject = f"{caller.shop.domain}|{caller.customer_id}"
     if not auth.check_form_token(request.form.get("form_token"), caller.shop.domain, subject):
-        member = widget.find_member(caller.shop, caller.customer_id)
+        member = member_view.find_member(caller.shop, caller.customer_id)
         return _render_widget(caller, member, _outcome("error", "error_stale_form", 403), status=403)
     key = (request.form.get("request_key") or "").strip()
     if not key or len(key) > 64:
@@ -176,14 +177,14 @@ def _post(action: str, work: Any) -> Response:
     if result.get("key") is None:  # claimed by a concurrent duplicate still running
         result = _outcome("info", "flash_in_progress", 202)
     db.session.expire_all()
-    member = widget.find_member(caller.shop, caller.customer_id)
+    member = member_view.find_member(caller.shop, caller.customer_id)
     return _render_widget(caller, member, result, status=int(result.get("status", 200)))
 
 
 def _require_member(caller: auth.ProxyCaller) -> Member | None:
     assert caller.customer_id is not None
-    member = widget.find_member(caller.shop, caller.customer_id)
-    return member if widget.is_member(member) else None
+    member = member_view.find_member(caller.shop, caller.customer_id)
+    return member if member_view.is_member(member) else None
 
 
 def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
@@ -287,16 +288,16 @@ def _advocate(shop: Shop, code: str) -> Member | None:
         return None
     member = db.session.execute(select(Member).where(
         Member.shop_id == shop.id, Member.referral_code == code)).scalar_one_or_none()
-    return member if widget.is_member(member) else None
+    return member if member_view.is_member(member) else None
 
 
 def _landing(caller: auth.ProxyCaller, code: str, *, known: bool, error: str | None = None,
              email: str = "", status: int = 200) -> Response:
     t = translator(caller.locale)
-    settings = widget.program_settings(caller.shop)
+    settings = member_view.program_settings(caller.shop)
     html = render_template(
         "proxy/landing.html", t=t, known=known, error=error, email=email, code=code,
-        offer=widget.money(caller.shop, settings.referral_friend_discount),
+        offer=member_view.money(caller.shop, settings.referral_friend_discount),
         shop_name=caller.shop.name or caller.shop.domain,
         form_token=auth.form_token(caller.shop.domain, f"referral|{code}"),
         locale=t.locale, style_url=asset_url(_path_prefix(), "widget.css"),

@@ -8,12 +8,14 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from app.shopify.adapter import (
+    ExtensionCaller,
     GraphQLError,
     ShopifyAdapter,
     ShopifyUnavailable,
     ThrottledError,
     is_valid_shop_domain,
     normalize_shop_domain,
+    numeric_id,
 )
 
 _EXT_KEY = "regulars.shopify"
@@ -40,6 +42,7 @@ def current_shopify() -> ShopifyAdapter:
 
 
 __all__ = [
+    "ExtensionCaller",
     "GraphQLError",
     "ShopifyAdapter",
     "ShopifyUnavailable",
@@ -48,5 +51,6 @@ __all__ = [
     "init_app",
     "is_valid_shop_domain",
     "normalize_shop_domain",
+    "numeric_id",
     "shopify_for",
 ]

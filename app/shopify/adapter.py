@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import shopify  # ShopifyAPI: its OAuth query-HMAC check
 from shopify_app import ShopifyApp
+from shopify_app.types import RequestInput
 
 from app.shopify.transport import build_http_client
 
@@ -82,6 +83,43 @@ class WebhookVerdict:
     status: int  # 200 when authentic
     shop_domain: str | None
     reason: str
+
+
+@dataclass(frozen=True)
+class ExtensionCaller:
+    """What a customer account or checkout UI extension's session token says, once shopify_app has verified it.
+
+    `preflight` is a CORS preflight answered by shopify_app (nothing is authenticated then). `status`,
+    `body` and `headers` are the response shopify_app prescribes when the request is not `ok`.
+    """
+
+    ok: bool
+    preflight: bool
+    status: int
+    headers: dict[str, str]
+    shop_domain: str | None = None
+    # Shopify's numeric customer id from the token's `sub` (gid://shopify/Customer/{id}); None for a visitor.
+    customer_id: int | None = None
+    reason: str = ""
+
+
+_GID_RE = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<id>[1-9][0-9]{0,18})$")
+
+
+def numeric_id(value: object, kind: str, *, gid_only: bool = False) -> int | None:
+    """Shopify's id from a gid (`gid://shopify/{kind}/123`) or (unless `gid_only`) a plain number; None when
+    it is neither. Ids above 2^63 − 1 are refused: they are not Shopify ids and would not fit our columns."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    if text.isdigit() and len(text) <= 19 and not gid_only:
+        number = int(text)
+    else:
+        match = _GID_RE.match(text)
+        if match is None or match["kind"] != kind:
+            return None
+        number = int(match["id"])
+    return number if 0 < number < 2**63 else None
 
 
 def _parse_iso(value: str | None) -> datetime | None:
@@ -155,6 +193,32 @@ class ShopifyAdapter:
 
     def verify_app_proxy(self, method: str, url: str, headers: Any, body: str = "") -> Any:
         return self.app.verify_app_proxy_req({"method": method, "headers": dict(headers), "url": url, "body": body})
+
+    def verify_ui_extension(self, surface: str, method: str, url: str, headers: Any) -> ExtensionCaller:
+        """A request from the app's customer account (`surface="customer_account"`) or checkout UI extension,
+        through shopify_app's verifier for that surface; the CORS preflight is answered by it too."""
+        request: RequestInput = {"method": method, "headers": dict(headers), "url": url, "body": ""}
+        if surface == "checkout":
+            result = self.app.verify_checkout_ui_ext_req(request)
+        else:
+            result = self.app.verify_customer_account_ui_ext_req(request)
+        cors = dict(result.response.headers or {})
+        if result.ok and result.id_token is None:  # OPTIONS from another origin: shopify_app's 204 and CORS headers
+            return ExtensionCaller(True, True, result.response.status, cors, reason=result.log.code)
+        if not result.ok or result.id_token is None:
+            return ExtensionCaller(False, False, result.response.status, cors, reason=result.log.code)
+        claims = result.id_token.claims or {}
+        domain = normalize_shop_domain(result.shop)
+        if domain is None:
+            return ExtensionCaller(False, False, 401, cors, reason="no_shop")
+        sub = claims.get("sub")
+        customer_id = None
+        if sub:
+            # Only a customer gid: an admin session token (sub = a staff user's number) is no customer.
+            customer_id = numeric_id(sub, "Customer", gid_only=True)
+            if customer_id is None:  # signed with our secret, but no customer we can name: refuse rather than guess
+                return ExtensionCaller(False, False, 401, cors, reason="invalid_sub")
+        return ExtensionCaller(True, False, 200, cors, shop_domain=domain, customer_id=customer_id, reason="verified")
 
     def patch_id_token_page(self, method: str, url: str, headers: Any) -> Any:
         return self.app.app_home_patch_id_token({"method": method, "headers": dict(headers), "url": url, "body": ""})

@@ -23,6 +23,7 @@ from app.loyalty.orders import (
     refund_from_payload,
     take_rule_snapshot,
     target_points,
+    why_no_points,
 )
 from app.loyalty.settings import ProgramSettings
 from app.loyalty.tiers import Tier
@@ -422,3 +423,21 @@ def test_a_refund_known_early_is_not_subtracted_twice_once_the_payload_lists_it(
     updated = order_payload(updated_at=T0 + timedelta(minutes=3), status="partially_refunded", subtotal="49.90",
                             refunds=[first])
     assert eligible_amount(know(order_payload(), updated, refunds=(first, second)), DEFAULTS) == Decimal("44.90")
+
+
+# --- why an order earned nothing (what the order-status block tells the shopper) -------------------
+
+
+def test_why_an_order_earned_nothing_names_the_first_reason_that_applies() -> None:
+    gift = [{"id": GIFT_LINE_ID, "gift_card": True, "price": "50.00", "price_set": money_set("50.00"), "quantity": 1}]
+    assert why_no_points(None, DEFAULTS) == "processing"
+    assert why_no_points(know(order_payload(test=True)), DEFAULTS) == "test_order"
+    assert why_no_points(know(order_payload(cancelled=True)), DEFAULTS) == "cancelled"
+    assert why_no_points(know(order_payload(status="voided")), DEFAULTS) == "cancelled"
+    assert why_no_points(know(order_payload(status="refunded")), DEFAULTS) == "refunded"
+    assert why_no_points(know(order_payload(status="pending")), DEFAULTS) == "not_paid"
+    assert why_no_points(know(order_payload(subtotal="50.00", line_items=gift)), DEFAULTS) == "gift_card"
+    assert why_no_points(know(order_payload(subtotal="0.00")), DEFAULTS) == "nothing_eligible"
+    # A test order the shop lets earn is not "a test order" to the shopper: it is judged like any other.
+    assert why_no_points(know(order_payload(test=True, status="refunded")),
+                         ProgramSettings(allow_test_orders=True)) == "refunded"

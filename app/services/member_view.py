@@ -1,4 +1,5 @@
-"""What the shopper's widget shows: the cached shop catalogue plus the member's own rows, read fresh in one round trip."""
+"""What a shopper sees of the program (the storefront widget and the UI extensions alike): the cached shop
+catalogue plus the member's own rows, read fresh in one round trip."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from app.loyalty.referrals import referral_url
 from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
 from app.models import LedgerEntry, Member, Order, Redemption, Shop
-from app.proxy.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
+from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
+from app.services.program import settings_for
 
 HISTORY_LINES = 20
 CODES_SHOWN = 10
@@ -27,11 +29,6 @@ _TAGS = re.compile(r"<[^>]*>")
 
 
 def program_settings(shop: Shop) -> ProgramSettings:
-    """The engine's view of the settings when it is there; the stored JSON otherwise."""
-    try:
-        from app.services.program import settings_for
-    except ImportError:
-        return ProgramSettings.from_dict(shop.settings or {})
     return settings_for(shop)
 
 
@@ -59,6 +56,8 @@ class RewardRow:
 
 @dataclass
 class HistoryLine:
+    id: int
+    source: str
     created_at: datetime
     points: int
     kind: str
@@ -72,6 +71,14 @@ class CodeLine:
     code: str
     reward_name: str
     expires_at: datetime | None
+
+
+@dataclass
+class PendingOrder:
+    order_id: int
+    name: str | None
+    points: int
+    release_at: datetime | None
 
 
 @dataclass
@@ -96,6 +103,8 @@ class WidgetView:
     codes: list[CodeLine] = field(default_factory=list)
     history: list[HistoryLine] = field(default_factory=list)
     referral_link: str | None = None
+    # Orders still holding pending points, soonest release first (only when build(..., pending_orders=True)).
+    pending: list[PendingOrder] = field(default_factory=list)
 
 
 def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Decimal:
@@ -109,6 +118,7 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
         return Decimal(max(member.lifetime_points or 0, 0))
 
     def total_since(start: datetime, end: datetime | None = None) -> Decimal:
+        q: Any
         if metric == "points_earned":
             q = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
                 LedgerEntry.member_id == member.id, LedgerEntry.kind.in_(kinds.EARNING_KINDS),
@@ -131,7 +141,7 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
     return max(total_since(this_year), total_since(last_year, this_year), Decimal(0))
 
 
-_READ_COLUMNS = ("tag", "id", "at", "points", "kind", "status", "ref", "note", "extra")
+_READ_COLUMNS = ("tag", "id", "at", "points", "kind", "status", "ref", "note", "extra", "source")
 
 
 def _labelled(*cols: Any) -> list[Any]:
@@ -139,7 +149,10 @@ def _labelled(*cols: Any) -> list[Any]:
     return [c.label(name) for c, name in zip(cols, _READ_COLUMNS, strict=True)]
 
 
-def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]:
+PENDING_ORDERS_SHOWN = 10
+
+
+def _member_reads(shop: Shop, member: Member, done_keys: list[str], pending_orders: bool = False) -> list[Any]:
     """Codes, the newest history lines and which period keys are taken, in one round trip (UNION ALL).
 
     Every branch is bounded by the member's own id (or the shop's unique key index) and its own LIMIT.
@@ -148,7 +161,7 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
     history = (
         select(*_labelled(literal("h", text), LedgerEntry.id, LedgerEntry.created_at, cast(LedgerEntry.points, num),
                           LedgerEntry.kind, LedgerEntry.status, LedgerEntry.source_id, cast(LedgerEntry.note, text),
-                          Order.name))
+                          Order.name, LedgerEntry.source))
         .outerjoin(Order, Order.id == LedgerEntry.order_ref_id)
         .where(LedgerEntry.member_id == member.id)
         # Walks ix_ledger_entries_member (member_id, id) backwards and stops at 20.
@@ -157,26 +170,36 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str]) -> list[Any]
     codes = (
         select(*_labelled(literal("c", text), Redemption.id, Redemption.expires_at, cast(null(), num),
                           Redemption.reward_name, Redemption.status, Redemption.code, cast(null(), text),
-                          cast(null(), text)))
+                          cast(null(), text), cast(null(), text)))
         .where(Redemption.member_id == member.id, Redemption.status == "issued")
         .order_by(Redemption.id.desc()).limit(CODES_SHOWN)
     ).subquery()
     parts = [select(history), select(codes)]
+    if pending_orders:
+        pending = (
+            select(*_labelled(literal("p", text), Order.id, Order.points_release_at, cast(Order.points_pending, num),
+                              cast(null(), text), cast(null(), text), cast(Order.order_id, text), cast(null(), text),
+                              Order.name, cast(null(), text)))
+            # ix_orders_member, then the member's few orders that still hold pending points.
+            .where(Order.member_id == member.id, Order.points_pending > 0)
+            .order_by(Order.points_release_at, Order.id).limit(PENDING_ORDERS_SHOWN)
+        ).subquery()
+        parts.append(select(pending))
     if done_keys:
         parts.append(select(*_labelled(
             literal("d", text), LedgerEntry.id, LedgerEntry.created_at, cast(null(), num), cast(null(), text),
-            cast(null(), text), LedgerEntry.idempotency_key, cast(null(), text), cast(null(), text),
+            cast(null(), text), LedgerEntry.idempotency_key, cast(null(), text), cast(null(), text), cast(null(), text),
         )).where(LedgerEntry.shop_id == shop.id, LedgerEntry.idempotency_key.in_(done_keys)))
     return list(db.session.execute(union_all(*parts)).all())
 
 
 def build(shop: Shop, member: Member | None, now: datetime | None = None,
-          catalogue_version: str | None = None) -> WidgetView:
+          catalogue_version: str | None = None, *, pending_orders: bool = False) -> WidgetView:
     now = now or datetime.now(UTC)
     cat = catalogue_for(shop, catalogue_version)
     settings = cat.settings
     view = WidgetView(shop=shop, settings=settings, tiers=cat.tiers, member=member)
-    balance = member.points_available if is_member(member) else 0
+    balance = member.points_available if member is not None and is_member(member) else 0
     member_tier = member.tier_id if member is not None else None
     for reward in cat.rewards:
         quote = redemption_quote(reward.spec, reward.variable_min_points, balance, member_tier)
@@ -203,7 +226,7 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
     for a in cat.actions:
         if a.limit != "unlimited":
             keys[action_period_key(a.key, member.customer_id, a.limit, now)] = a.id  # type: ignore[arg-type]
-    rows = _member_reads(shop, member, list(keys))
+    rows = _member_reads(shop, member, list(keys), pending_orders)
     done_ids = {keys[r.ref] for r in rows if r.tag == "d" and r.ref in keys}
     view.actions = [ActionRow(a, a.id in done_ids) for a in cat.actions]
 
@@ -216,8 +239,10 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
         ref = r.extra or r.ref
         if r.kind == kinds.ACTION and r.ref:
             ref = action_names.get(r.ref, r.ref)
-        view.history.append(HistoryLine(r.at, r.points, r.kind, r.status, ref, r.note))
+        view.history.append(HistoryLine(r.id, r.source, r.at, r.points, r.kind, r.status, ref, r.note))
 
+    view.pending = [PendingOrder(int(r.ref), r.extra, r.points, r.at)
+                    for r in sorted((r for r in rows if r.tag == "p"), key=lambda r: (r.at is None, r.at, r.id))]
     if member.referral_code:
         view.referral_link = referral_url(shop.domain, member.referral_code)
     return view

@@ -1,4 +1,6 @@
-"""The shop-level part of the widget (settings, tiers, rewards, ways to earn), cached per worker under a version key.
+"""The shop-level part of what shoppers see (settings, tiers, rewards, ways to earn), cached per worker under a version key.
+
+Read by the storefront widget (app proxy) and the customer account / checkout UI extensions alike.
 
 Only catalogue data lives here: nothing about a member (points, pending, codes, history) is ever cached.
 The version key is a digest the database computes over the shop's own row and every catalogue row, read in
@@ -20,6 +22,7 @@ from app.extensions import db
 from app.loyalty.rewards import RewardSpec
 from app.loyalty.settings import ProgramSettings
 from app.models import CustomAction, Reward, Shop, Tier
+from app.services.program import settings_for
 
 # The digest only decides freshness; the TTL just bounds how long an idle shop's entry occupies memory.
 TTL_SECONDS = 300.0
@@ -42,6 +45,15 @@ def version_column() -> ColumnElement[Any] | None:
     return literal_column(_PG_VERSION).label("catalogue_version")
 
 
+def find_shop(domain: str) -> tuple[Shop | None, str | None]:
+    """The installed shop for a domain and its catalogue version key, in one round trip (None, None: unknown)."""
+    version_col = version_column()
+    if version_col is None:
+        return db.session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none(), None
+    row = db.session.execute(select(Shop, version_col).where(Shop.domain == domain)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 @dataclass(frozen=True)
 class TierInfo:
     id: int
@@ -49,6 +61,7 @@ class TierInfo:
     threshold: Decimal
     position: int
     perks: str | None
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,8 +117,6 @@ def _spec(reward: Reward, tier_ids: list[int]) -> RewardSpec:
 
 
 def _load(shop: Shop) -> Catalogue:
-    from app.proxy.widget import program_settings
-
     tier_rows = sorted(db.session.execute(select(Tier).where(Tier.shop_id == shop.id)).scalars(),
                        key=lambda t: (t.threshold, t.position, t.id))
     tier_ids = [t.id for t in tier_rows]
@@ -117,8 +128,8 @@ def _load(shop: Shop) -> Catalogue:
         .order_by(CustomAction.id)
     ).scalars()
     return Catalogue(
-        settings=program_settings(shop),
-        tiers=tuple(TierInfo(t.id, t.name, t.threshold, t.position, t.perks) for t in tier_rows),
+        settings=settings_for(shop),
+        tiers=tuple(TierInfo(t.id, t.name, t.threshold, t.position, t.perks, t.handle) for t in tier_rows),
         rewards=tuple(RewardInfo(r.id, r.type, r.name, r.points_cost, r.value, r.minimum_subtotal or Decimal(0),
                                  r.tier_id, r.variable_min_points, r.variable_max_points, _spec(r, tier_ids))
                       for r in rewards),

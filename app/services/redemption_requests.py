@@ -1,0 +1,51 @@
+"""A redemption request from outside (the public API, the UI extensions): its body checked, the one
+redemption path run (app/services/rewards.redeem), and each outcome named with the status it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.models import Member, Redemption, Shop
+from app.services import rewards
+
+
+@dataclass
+class RedemptionRequestError(Exception):
+    """Nothing was spent unless `status` is 502 (then the debit was given back). Fields name the bad inputs."""
+
+    status: int
+    code: str
+    message: str
+    fields: dict[str, str] | None = None
+
+
+def redeem_request(shop: Shop, member: Member, body: Any, *, actor: str) -> Redemption:
+    """`{"reward_id", "idempotency_key", "points"?}` → the redemption (a retry with the same key: the first one)."""
+    if not isinstance(body, dict):
+        raise RedemptionRequestError(422, "invalid_body", "the body must be a JSON object")
+    fields: dict[str, str] = {}
+    key = body.get("idempotency_key")
+    if not isinstance(key, str) or not 0 < len(key) <= 200:
+        fields["idempotency_key"] = "required, 1 to 200 characters"
+    reward_id = body.get("reward_id")
+    if isinstance(reward_id, bool) or not isinstance(reward_id, int | str) or not str(reward_id).isdigit() \
+            or len(str(reward_id)) > 18:
+        fields["reward_id"] = "required, a reward id"
+    points = body.get("points")
+    if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
+        fields["points"] = "must be a whole number"
+    if fields:
+        raise RedemptionRequestError(422, "invalid", "the redemption request is not valid", fields)
+    assert isinstance(key, str)
+    try:
+        return rewards.redeem(shop, member, int(str(reward_id)), idempotency_key=key, points=points, actor=actor)
+    except rewards.RewardNotFound:
+        raise RedemptionRequestError(422, "invalid", "no such reward", {"reward_id": "unknown reward"}) from None
+    except rewards.RedemptionRefused as exc:
+        if exc.code in ("insufficient_points", "negative_balance", "idempotency_key_reused"):
+            raise RedemptionRequestError(409, exc.code, exc.message) from None
+        field = "points" if exc.code == "out_of_range" else "reward_id"
+        raise RedemptionRequestError(422, exc.code, exc.message, {field: exc.message}) from None
+    except rewards.RedemptionFailed as exc:
+        raise RedemptionRequestError(502, "code_not_created", exc.message) from None
