@@ -9,13 +9,15 @@ from typing import Any
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from app.config import Config
+from app.config import DEVELOPMENT, Config
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Builds the Flask app: one init_app per subsystem, no I/O beyond reading the environment."""
     if config is None or isinstance(config, dict):
-        if os.environ.get("REGULARS_ENV", "development") != "production":
+        if os.environ.get("REGULARS_ENV") == DEVELOPMENT:
+            # Read only when development is asked for explicitly: a forgotten .env cannot turn a server that
+            # was started without REGULARS_ENV (production rules) into a development one.
             from dotenv import load_dotenv
 
             load_dotenv(override=False)
@@ -36,11 +38,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     logging.basicConfig(level=logging.INFO if not cfg.production else logging.WARNING)
 
-    from app import db_setup, jobs, shopify, webhooks
+    from app import db_setup, inputs, jobs, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
 
+    inputs.init_app(app)
     db_setup.init_app(app)
     shopify.init_app(app)
     jobs.init_app(app)
