@@ -100,7 +100,8 @@ def session_required(view: F) -> F:
 @bp.get("/auth/patch-id-token")
 def patch_id_token() -> Response:
     """The bounce page App Bridge uses to put a fresh id_token on a document request (Shopify's own)."""
-    result = current_shopify().patch_id_token_page(request.method, request.url, request.headers)
+    result = current_shopify().patch_id_token_page(request.method, request.url, request.headers,
+                                                   current_app.config["REGULARS"].app_url)
     if result is None:
         return _json_error(400, "invalid_request", "shop must be a *.myshopify.com domain and shopify-reload a path")
     return Response(result.response.body, status=result.response.status, headers=result.response.headers)

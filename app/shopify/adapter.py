@@ -226,15 +226,16 @@ class ShopifyAdapter:
     def verify_app_proxy(self, method: str, url: str, headers: Any, body: str = "") -> Any:
         return self.app.verify_app_proxy_req({"method": method, "headers": dict(headers), "url": url, "body": body})
 
-    def patch_id_token_page(self, method: str, url: str, headers: Any) -> Any | None:
+    def patch_id_token_page(self, method: str, url: str, headers: Any, app_url: str) -> Any | None:
         """shopify_app's bounce page, or None when its `shop` is not a myshopify domain or `shopify-reload` is
-        not a path of this app: shopify_app copies `shop` into the page's CSP unchecked (`*` would let any
-        site frame it, CR/LF would break the header) and App Bridge reloads whatever `shopify-reload` says."""
+        not a page of this app (a path, or an absolute URL under `app_url`): shopify_app copies `shop` into the
+        page's CSP unchecked (`*` would let any site frame it, CR/LF would break the header) and App Bridge
+        reloads whatever `shopify-reload` says, with a fresh session token on it."""
         query = parse_qs(urlsplit(url).query, keep_blank_values=True)
         shops, reloads = query.get("shop", []), query.get("shopify-reload", [])
         if len(shops) != 1 or not is_valid_shop_domain(shops[0]) or len(reloads) != 1:
             return None
-        reload = reloads[0]
+        reload = reloads[0].removeprefix(app_url.rstrip("/"))
         if not reload.startswith("/") or reload.startswith("//") or "\\" in reload or not reload.isprintable():
             return None
         return self.app.app_home_patch_id_token({"method": method, "headers": dict(headers), "url": url, "body": ""})

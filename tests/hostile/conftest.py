@@ -94,15 +94,28 @@ def fingerprint() -> dict[str, str]:
     """A digest of every table's rows (volatile columns left out), on either backend: any insert, update or
     delete changes it, so row counts and balances included."""
     conn = db.session.connection()
-    insp = inspect(conn)
     out = {}
-    for table in sorted(insp.get_table_names()):
-        cols = [c["name"] for c in insp.get_columns(table) if c["name"] not in VOLATILE_COLUMNS]
-        rows = conn.execute(text(f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"')).all()
+    for table, select_all in _selects(conn):
+        rows = conn.execute(text(select_all)).all()
         digest = hashlib.md5("|".join(sorted(repr(tuple(r)) for r in rows)).encode()).hexdigest()
         out[table] = f"{len(rows)}:{digest}"
     db.session.rollback()
     return out
+
+
+_SELECTS: dict[str, list[tuple[str, str]]] = {}
+
+
+def _selects(conn: Any) -> list[tuple[str, str]]:
+    """One SELECT per table (volatile columns left out), read from the schema once per database."""
+    key = str(conn.engine.url)
+    if key not in _SELECTS:
+        insp = inspect(conn)
+        _SELECTS[key] = [
+            (table, "SELECT " + ", ".join(f'"{c["name"]}"' for c in insp.get_columns(table)
+                                          if c["name"] not in VOLATILE_COLUMNS) + f' FROM "{table}"')
+            for table in sorted(insp.get_table_names())]
+    return _SELECTS[key]
 
 
 def _migrated_url(request: Any, tmp_path_factory: Any, backend: str) -> str:

@@ -24,7 +24,7 @@ from tests.hostile.conftest import ALPHA, ALPHA_API_KEY, fingerprint, proxy_quer
 from tests.hostile.routes import all_routes, fill
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")]
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 REFUSED = (400, 404, 405, 409, 413, 422)
 
 HOSTILE_TEXT = ("\u0000", "a\u0000b", "\u0007\u001b[31mred", "\ud800", "\udfff\ud800", "²", "¹²³", "٣", "𝟗",

@@ -421,9 +421,12 @@ def test_finding9_patch_id_token_for_a_real_shop_is_framed_by_that_shop_only(hos
     ok = app.test_client().get("/auth/patch-id-token", query_string={"shop": ALPHA, "shopify-reload": "/?x=1"})
     assert ok.status_code == 200 and b"app-bridge.js" in ok.data
     assert ok.headers["Content-Security-Policy"] == f"frame-ancestors https://{ALPHA} https://admin.shopify.com;"
-    for reload in ("https://evil.example/", "//evil.example/", "javascript:alert(1)"):
+    for reload in ("https://evil.example/", "//evil.example/", "javascript:alert(1)", "http://127.0.0.1:8000.evil/"):
         assert app.test_client().get("/auth/patch-id-token", query_string={
             "shop": ALPHA, "shopify-reload": reload}).status_code == 400
+    own = app.config["REGULARS"].app_url + "/?shop=alpha.myshopify.com"
+    assert app.test_client().get("/auth/patch-id-token", query_string={
+        "shop": ALPHA, "shopify-reload": own}).status_code == 200
 
 
 @pytest.mark.parametrize("q", ["%00", "ana%00", "%25%00%25", "%ED%A0%80", "%FF%FE", "%C0%80"])
