@@ -176,12 +176,25 @@ def _post(action: str, work: Any) -> Response:
     if not key or len(key) > 64:
         abort(400)
     shop_id, customer_id = caller.shop.id, caller.customer_id
-    result = run_once(shop_id, customer_id, f"{action}:{key}", action, lambda: work(caller, key))
+    result = run_once(shop_id, customer_id, f"{action}:{key}", action, lambda: _refusals_shown(work, caller, key))
     if result.get("key") is None:  # claimed by a concurrent duplicate still running
         result = _outcome("info", "flash_in_progress", 202)
     db.session.expire_all()
     member = widget.find_member(caller.shop, caller.customer_id)
     return _render_widget(caller, member, result, status=int(result.get("status", 200)))
+
+
+def _refusals_shown(work: Any, caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
+    """A refusal of the services (a customer deleted in Shopify joining, …) is shown in the widget with its
+    status, like the refusals each action names itself, never a 5xx."""
+    from app.services.program import EngineError
+
+    try:
+        result: dict[str, Any] = work(caller, key)
+    except EngineError as exc:
+        db.session.rollback()
+        return _outcome("error", "error_generic", exc.status if 400 <= exc.status < 500 else 422)
+    return result
 
 
 def _require_member(caller: auth.ProxyCaller) -> Member | None:

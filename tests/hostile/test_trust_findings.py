@@ -658,3 +658,21 @@ def test_an_adjustment_below_zero_needs_allow_negative(hostile, route):
     # Down to exactly zero, and adding to a negative balance, need no flag.
     up = client.post(path, headers=headers, json={"points": 1, "reason": "fix", "idempotency_key": f"up-{route}"})
     assert up.status_code == 201 and up.get_json()["points_available"] == 0
+
+
+def test_finding7_a_deleted_customer_joining_from_the_widget_is_refused_not_5xx(hostile):
+    from app.proxy import auth
+
+    app, _world = hostile
+    cid = new_id()
+    with app.app_context():
+        shop = db.session.execute(select(Shop).where(Shop.domain == ALPHA)).scalar_one()
+        db.session.add(Member(shop_id=shop.id, customer_id=cid, deleted_at=utcnow(), points_available=0,
+                              points_pending=0, lifetime_points=0, orders_count=0))
+        db.session.commit()
+        token = auth.form_token(ALPHA, f"{ALPHA}|{cid}")
+        db.session.remove()
+    with Unchanged(app):
+        resp = app.test_client().post(f"/proxy/widget/join?{proxy_query(ALPHA, customer=cid)}",
+                                      data={"form_token": token, "request_key": uuid.uuid4().hex})
+        assert resp.status_code == 404 and b'data-flash="error_generic"' in resp.data
