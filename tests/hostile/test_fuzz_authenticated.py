@@ -333,7 +333,8 @@ def test_signed_but_hostile_deliveries_are_refused_and_store_nothing(hostile, pa
     _, headers = webhook(topic, b"{}")
     headers["X-Shopify-Hmac-Sha256"] = sign(body)
     if header:
-        headers[header] = headers[header] + bad.encode("utf-8").decode("latin-1")
+        value = headers[header]  # the bad character inside (the receiver strips surrounding whitespace, rightly)
+        headers[header] = value[:3] + bad.encode("utf-8").decode("latin-1") + value[3:]
     resp = Checked(app).open(path, method="POST", data=body, headers=headers, also=(401,))
     assert resp.status_code in (400, 401), (resp.status_code, resp.get_data()[:200])
 
