@@ -9,13 +9,15 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from app import error_reporting, logs
-from app.config import Config
+from app.config import DEVELOPMENT, Config
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Builds the Flask app: one init_app per subsystem, no I/O beyond reading the environment."""
     if config is None or isinstance(config, dict):
-        if os.environ.get("REGULARS_ENV", "development") != "production":
+        if os.environ.get("REGULARS_ENV") == DEVELOPMENT:
+            # Read only when development is asked for explicitly: a forgotten .env cannot turn a server that
+            # was started without REGULARS_ENV (production rules) into a development one.
             from dotenv import load_dotenv
 
             load_dotenv(override=False)
@@ -37,11 +39,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logs.configure(cfg.production)
     error_reporting.init_app(app)
 
-    from app import db_setup, ext, jobs, metrics, shopify, webhooks
+    from app import db_setup, ext, inputs, jobs, metrics, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
 
+    inputs.init_app(app)
     db_setup.init_app(app)
     shopify.init_app(app)
     jobs.init_app(app)

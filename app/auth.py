@@ -28,6 +28,9 @@ class SessionIdentity:
     shop: Shop
     user_id: str | None
     claims: dict[str, Any]
+    # What shopify_app hands back for a document request (the admin page): its frame-ancestors CSP and
+    # preload Link; the page keeps them (App Store review rejects an embedded app without the CSP).
+    headers: dict[str, str]
 
 
 def verify_session_request() -> tuple[SessionIdentity | None, Response | None]:
@@ -59,7 +62,16 @@ def verify_session_request() -> tuple[SessionIdentity | None, Response | None]:
         shop = shops.save_install(domain, token)
     assert shop is not None
     claims = dict(result.id_token.claims) if result.id_token is not None else {}
-    return SessionIdentity(shop=shop, user_id=result.user_id, claims=claims), None
+    headers = dict(result.response.headers or {})
+    if not request.headers.get("Authorization"):
+        # Built from the verified shop, not taken on trust (it is the same value shopify_app derives from dest).
+        headers["Content-Security-Policy"] = frame_ancestors(shop.domain)
+    return SessionIdentity(shop=shop, user_id=result.user_id, claims=claims, headers=headers), None
+
+
+def frame_ancestors(shop_domain: str) -> str:
+    """The CSP Shopify requires of every embedded admin page: framed only by that shop's admin."""
+    return f"frame-ancestors https://{shop_domain} https://admin.shopify.com;"
 
 
 def _json_error(status: int, code: str, message: str) -> Response:
@@ -88,7 +100,10 @@ def session_required(view: F) -> F:
 @bp.get("/auth/patch-id-token")
 def patch_id_token() -> Response:
     """The bounce page App Bridge uses to put a fresh id_token on a document request (Shopify's own)."""
-    result = current_shopify().patch_id_token_page(request.method, request.url, request.headers)
+    result = current_shopify().patch_id_token_page(request.method, request.url, request.headers,
+                                                   current_app.config["REGULARS"].app_url)
+    if result is None:
+        return _json_error(400, "invalid_request", "shop must be a *.myshopify.com domain and shopify-reload a path")
     return Response(result.response.body, status=result.response.status, headers=result.response.headers)
 
 

@@ -14,6 +14,9 @@ DEFAULT_SCOPES = "read_customers,write_customers,read_orders,write_discounts,wri
 DEV_API_KEY = "dev-api-key"
 DEV_API_SECRET = "dev-api-secret"
 _API_VERSION_RE = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")
+# REGULARS_ENV: exactly this value turns the development aids on; anything else, or nothing, is production.
+DEVELOPMENT = "development"
+_LOCAL_HINT = " (REGULARS_ENV is not development, so production rules apply; set REGULARS_ENV=development for local work)"
 
 
 class ConfigError(ValueError):
@@ -22,7 +25,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    env: str = "development"
+    env: str = "production"
     api_key: str = DEV_API_KEY
     api_secret: str = DEV_API_SECRET
     scopes: tuple[str, ...] = tuple(DEFAULT_SCOPES.split(","))
@@ -41,7 +44,12 @@ class Config:
 
     @property
     def production(self) -> bool:
-        return self.env == "production"
+        """Production rules: real secrets, https, no development aid. Everything but an explicit development."""
+        return self.env != DEVELOPMENT
+
+    @property
+    def development(self) -> bool:
+        return self.env == DEVELOPMENT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -54,18 +62,19 @@ class Config:
             value = value.strip()
             return value or None
 
-        env = get("REGULARS_ENV") or "development"
-        if env not in ("development", "test", "production"):
-            raise ConfigError(f"REGULARS_ENV must be development, test or production, not {env!r}")
-        production = env == "production"
+        env = get("REGULARS_ENV") or "production"
+        if len(env) > 64 or not env.isprintable():
+            raise ConfigError("REGULARS_ENV must be a short name: development, or anything else for production")
+        production = env != DEVELOPMENT
 
         api_key = get("SHOPIFY_API_KEY")
         api_secret = get("SHOPIFY_API_SECRET")
         if production:
             if not api_key or api_key == DEV_API_KEY:
-                raise ConfigError("SHOPIFY_API_KEY must be set to the app's client id in production")
+                raise ConfigError("SHOPIFY_API_KEY must be set to the app's client id in production" + _LOCAL_HINT)
             if not api_secret or api_secret == DEV_API_SECRET:
-                raise ConfigError("SHOPIFY_API_SECRET must be set to the app's real client secret in production")
+                raise ConfigError("SHOPIFY_API_SECRET must be set to the app's real client secret in production"
+                                  + _LOCAL_HINT)
         api_key = api_key or DEV_API_KEY
         api_secret = api_secret or DEV_API_SECRET
 
@@ -81,11 +90,11 @@ class Config:
         app_url = (get("APP_URL") or "http://127.0.0.1:8000").rstrip("/")
         _require_http_url("APP_URL", app_url)
         if production and not app_url.startswith("https://"):
-            raise ConfigError("APP_URL must be an https:// URL in production")
+            raise ConfigError("APP_URL must be an https:// URL in production" + _LOCAL_HINT)
 
         database_url = get("DATABASE_URL")
         if production and not database_url:
-            raise ConfigError("DATABASE_URL must be set in production (a postgresql+psycopg:// URL)")
+            raise ConfigError("DATABASE_URL must be set in production (a postgresql+psycopg:// URL)" + _LOCAL_HINT)
         database_url = database_url or "sqlite:///instance/regulars.db"
         if database_url.startswith("postgres://") or database_url.startswith("postgresql://"):
             # Heroku-style URLs name no driver; psycopg 3 is the one installed.
@@ -100,7 +109,8 @@ class Config:
         origin = get("SHOPIFY_API_ORIGIN")
         if origin:
             if production:
-                raise ConfigError("SHOPIFY_API_ORIGIN is a development aid and must not be set in production")
+                raise ConfigError("SHOPIFY_API_ORIGIN is a development aid and must not be set in production"
+                                  + _LOCAL_HINT)
             origin = origin.rstrip("/")
             _require_http_url("SHOPIFY_API_ORIGIN", origin)
 

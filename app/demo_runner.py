@@ -95,7 +95,7 @@ def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
     warnings.filterwarnings("ignore", message="The HMAC key is")
     cfg = app.config["REGULARS"]
     if cfg.production:
-        raise click.ClickException("the demo is a development aid; REGULARS_ENV=production refuses it")
+        raise click.ClickException("the demo is a development aid: set REGULARS_ENV=development (scripts/demo does)")
     store_url = f"http://{host}:{store_port}"
     if cfg.shopify_api_origin != store_url:
         raise click.ClickException(f"set SHOPIFY_API_ORIGIN={store_url} (scripts/demo does) so the app talks to the stand-in")

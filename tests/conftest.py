@@ -24,6 +24,9 @@ from app.extensions import db
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# What scripts/test exports: the app processes the tests start (rq workers, rq cron, scripts) inherit it, since
+# unset means production rules. A test of the production rules passes its own environment.
+os.environ.setdefault("REGULARS_ENV", "development")
 TEST_SECRET = "test-api-secret"
 TEST_KEY = "test-api-key"
 
@@ -69,8 +72,9 @@ def redis_url() -> str:
 
 
 def make_config(**overrides: Any) -> Config:
+    # Development rules (REGULARS_ENV=development): the tests point Shopify at stand-ins over http.
     base = dict(
-        env="test",
+        env="development",
         api_key=TEST_KEY,
         api_secret=TEST_SECRET,
         app_url="http://127.0.0.1:8000",

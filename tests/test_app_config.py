@@ -33,6 +33,9 @@ def test_compliance_topics_go_to_the_compliance_route():
 
 
 def test_toml_matches_the_pinned_version_scopes_and_proxy():
+    from app.proxy.routes import STOREFRONT_PREFIX
+
+    assert f"/{TOML['app_proxy']['prefix']}/{TOML['app_proxy']['subpath']}" == STOREFRONT_PREFIX
     assert TOML["webhooks"]["api_version"] == PINNED_API_VERSION
     assert TOML["access_scopes"]["scopes"] == DEFAULT_SCOPES
     assert TOML["embedded"] is True
@@ -42,7 +45,8 @@ def test_toml_matches_the_pinned_version_scopes_and_proxy():
 
 
 def test_defaults_outside_production():
-    cfg = Config.from_env({})
+    cfg = Config.from_env({"REGULARS_ENV": "development"})
+    assert cfg.development and not cfg.production
     assert (cfg.api_key, cfg.api_secret) == ("dev-api-key", "dev-api-secret")
     assert cfg.database_url == "sqlite:///instance/regulars.db" and cfg.redis_url is None
     assert cfg.app_url == "http://127.0.0.1:8000" and cfg.api_version == PINNED_API_VERSION
@@ -55,17 +59,37 @@ def test_defaults_outside_production():
     ({"REGULARS_ENV": "production", "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "APP_URL": "https://a.example"}, "DATABASE_URL"),
     ({"REGULARS_ENV": "production", "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "APP_URL": "http://a.example",
       "DATABASE_URL": "postgresql://x/y"}, "https"),
-    ({"REGULARS_ENV": "staging"}, "REGULARS_ENV"),
-    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
-    ({"REDIS_URL": "http://x"}, "REDIS_URL"),
-    ({"SHOPIFY_API_VERSION": "2026-13"}, "SHOPIFY_API_VERSION"),
-    ({"APP_URL": "ftp://x"}, "APP_URL"),
+    ({"REGULARS_ENV": "staging"}, "SHOPIFY_API_KEY"),  # anything but development is production
+    ({"REGULARS_ENV": "production\nx"}, "REGULARS_ENV"),
+    ({"REGULARS_ENV": "development", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"REGULARS_ENV": "development", "REDIS_URL": "http://x"}, "REDIS_URL"),
+    ({"REGULARS_ENV": "development", "SHOPIFY_API_VERSION": "2026-13"}, "SHOPIFY_API_VERSION"),
+    ({"REGULARS_ENV": "development", "APP_URL": "ftp://x"}, "APP_URL"),
 ])
 def test_bad_configuration_fails_fast_with_one_line(env, needle):
     with pytest.raises(ConfigError) as info:
         Config.from_env(env)
     message = str(info.value)
     assert needle in message and "\n" not in message
+
+
+@pytest.mark.parametrize("environ", [{}, {"REGULARS_ENV": ""}, {"REGULARS_ENV": "test"},
+                                     {"REGULARS_ENV": "Development"}, {"REGULARS_ENV": "dev"}])
+def test_unset_or_anything_but_development_is_production(environ):
+    """A server started without REGULARS_ENV gets production rules: no dev secrets, and the one-line error
+    says which variable turns on development for local work."""
+    with pytest.raises(ConfigError) as info:
+        Config.from_env(environ)
+    message = str(info.value)
+    assert "SHOPIFY_API_KEY" in message and "REGULARS_ENV=development" in message and "\n" not in message
+    real = {**environ, "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "APP_URL": "https://a.example",
+            "DATABASE_URL": "postgresql://u@h/db"}
+    cfg = Config.from_env(real)
+    assert cfg.production and not cfg.development
+
+
+def test_the_dataclass_default_is_production_too():
+    assert Config().production and not Config().development
 
 
 def test_production_accepts_real_settings():

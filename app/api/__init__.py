@@ -13,11 +13,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.inputs import InputError, error_response, http_error, json_object
 from app.models import ApiKey, Shop, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -25,24 +26,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 API_KEY_HEADER = "X-Regulars-Api-Key"
 
 
-class ApiError(Exception):
+class ApiError(InputError):
     """Raised anywhere under /api: becomes {"error": {"code", "message", "fields"?}} with its status."""
-
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.fields = fields
 
 
 def api_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    resp = jsonify({"error": body})
-    resp.status_code = status
-    return resp
+    return error_response(status, code, message, fields)
 
 
 def hash_api_key(raw: str) -> str:
@@ -96,11 +85,8 @@ def api_auth(*, allow_api_key: bool = True) -> Callable[[F], F]:
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 422 naming the problem."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(422, "invalid_body", "the body must be a JSON object")
-    return data
+    """The request's JSON object (strings cleaned): 400 when the body is not JSON, 422 when not an object."""
+    return json_object(request)
 
 
 @bp.errorhandler(ApiError)
@@ -110,8 +96,8 @@ def _api_error(exc: ApiError) -> Response:
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    return api_error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+def _http_error(exc: HTTPException) -> Any:
+    return http_error(exc)
 
 
 def init_app(app: Flask) -> None:

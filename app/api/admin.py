@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import Response, g, request, stream_with_context
+from flask import Response, current_app, g, request, stream_with_context
 from sqlalchemy import select
 
 from app.api import ApiError, api_auth, bp, json_body
@@ -347,7 +347,9 @@ def admin_reward_delete(reward_id: int) -> Any:
 def admin_action_save() -> Any:
     from app.services import program
 
-    return action_json(call_service(program.save_custom_action, g.shop, json_body(), g.actor)), 201
+    cfg = current_app.config["REGULARS"]
+    return action_json(call_service(program.save_custom_action, g.shop, json_body(), g.actor,
+                                    http_links=cfg.development)), 201
 
 
 @bp.post("/admin/campaigns")
@@ -471,12 +473,16 @@ def admin_adjust(customer_id: int) -> Any:
     key = body.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
         errors["idempotency_key"] = "must be text of 1 to 200 characters"
+    allow_negative = body.get("allow_negative", False)
+    if not isinstance(allow_negative, bool):
+        errors["allow_negative"] = "must be true or false"
     if errors:
         raise ApiError(422, "invalid", "the adjustment is not valid", errors)
     from app.services import adjustments
 
     entry = call_service(adjustments.adjust_points, shop, member, points=points, reason=reason.strip(),
-                         note=(note or "").strip() or None, actor=g.actor, idempotency_key=key)
+                         note=(note or "").strip() or None, actor=g.actor, idempotency_key=key,
+                         allow_negative=allow_negative)
     db.session.refresh(member)
     return {"entry": entry_json(entry), "points_available": member.points_available,
             "points_pending": member.points_pending}, 201

@@ -33,11 +33,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/admin/settings"): _PROGRAM_PATCH,
     ("post", "/api/v1/members/{customer_id}/adjustments"): {
         "type": "object", "required": ["points", "reason"],
-        "properties": {"points": {"type": "integer"}, "reason": {"type": "string"}, "note": {"type": "string"}}},
+        "properties": {"points": {"type": "integer"}, "reason": {"type": "string"}, "note": {"type": "string"},
+                       "idempotency_key": {"type": "string"}, "allow_negative": {"type": "boolean"}}},
     ("post", "/api/admin/members/{customer_id}/adjustments"): {
         "type": "object", "required": ["points", "reason"],
         "properties": {"points": {"type": "integer"}, "reason": {"type": "string"}, "note": {"type": "string"},
-                       "idempotency_key": {"type": "string"}}},
+                       "idempotency_key": {"type": "string"}, "allow_negative": {"type": "boolean"}}},
     ("post", "/api/v1/members/{customer_id}/redemptions"): {
         "type": "object", "required": ["reward_id", "idempotency_key"],
         "properties": {"reward_id": {"type": "integer"}, "idempotency_key": {"type": "string"},

@@ -10,7 +10,6 @@ X-Shopify-Shop-Domain header (or, failing that, a "shop" field of the body).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import g, jsonify, request
@@ -18,18 +17,20 @@ from sqlalchemy import select
 
 from app.api import ApiError, api_auth, bp, json_body
 from app.extensions import db
+from app.inputs import parse_id, parse_json
 from app.models import LedgerEntry, Member, Shop
 from app.services.member_documents import entry_document, member_document, redemption_document
 from app.services.redemption_requests import RedemptionRequestError, redeem_request
+from app.shopify import normalize_shop_domain
 
 LEDGER_PAGE = 100
 
 
 def _customer_id(raw: Any) -> int:
-    text = str(raw).strip()
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    customer_id = parse_id(raw)
+    if customer_id is None:
         raise ApiError(404, "not_found", "no such customer")
-    return int(text)
+    return customer_id
 
 
 def _member(customer_id: Any) -> Member:
@@ -85,9 +86,10 @@ def v1_ledger(customer_id: str) -> Any:
     q = select(LedgerEntry).where(LedgerEntry.member_id == member.id)
     before = request.args.get("before_id")
     if before:
-        if not before.isdigit():
+        before_id = parse_id(before)
+        if before_id is None:
             raise ApiError(422, "invalid", "before_id must be an entry id", {"before_id": "must be an entry id"})
-        q = q.where(LedgerEntry.id < int(before))
+        q = q.where(LedgerEntry.id < before_id)
     entries = list(db.session.execute(q.order_by(LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1)).scalars())
     body: dict[str, Any] = {"entries": [entry_document(e) for e in entries[:LEDGER_PAGE]]}
     if len(entries) > LEDGER_PAGE:
@@ -104,9 +106,10 @@ def v1_adjust(customer_id: str) -> Any:
     body = json_body()
     try:
         entry = adjust_points(g.shop, member, points=body.get("points"), reason=body.get("reason"),  # type: ignore[arg-type]
-                              note=body.get("note"), actor=g.actor, idempotency_key=body.get("idempotency_key"))
+                              note=body.get("note"), actor=g.actor, idempotency_key=body.get("idempotency_key"),
+                              allow_negative=body.get("allow_negative", False))  # type: ignore[arg-type]
     except AdjustmentInvalid as exc:
-        raise ApiError(422, "invalid", "the adjustment is not valid", exc.errors) from None
+        raise ApiError(422, exc.code, exc.message, exc.errors) from None
     db.session.refresh(member)
     resp = jsonify({**entry_document(entry), "points_available": member.points_available})
     resp.status_code = 201
@@ -135,11 +138,12 @@ def v1_actions() -> Any:
 
     raw = request.get_data(cache=True)
     try:
-        body = json.loads(raw or b"null")
+        body = parse_json(raw or b"null")
     except ValueError:
         body = None
     domain = request.headers.get("X-Shopify-Shop-Domain") or (body.get("shop") if isinstance(body, dict) else None)
-    shop: Shop | None = get_active_shop(str(domain).strip().lower()) if domain else None
+    named = normalize_shop_domain(domain) if isinstance(domain, str) else None
+    shop: Shop | None = get_active_shop(named) if named else None
     signature = request.headers.get(ACTION_SIGNATURE_HEADER)
     # One answer for an unknown shop and a bad signature: never say which shops exist.
     if shop is None or not verify_action_signature(shop, raw, signature):
@@ -147,8 +151,8 @@ def v1_actions() -> Any:
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_body", "the body must be a JSON object")
     fields: dict[str, str] = {}
-    cid = body.get("customer_id")
-    if isinstance(cid, bool) or not isinstance(cid, int | str) or not str(cid).strip().isdigit():
+    cid = parse_id(body.get("customer_id"))
+    if cid is None:
         fields["customer_id"] = "required, Shopify's numeric customer id"
     action = body.get("action")
     if not isinstance(action, str) or not action.strip():
@@ -161,7 +165,7 @@ def v1_actions() -> Any:
     g.shop = shop
     g.actor = "app:signed"
     try:
-        result = award_action(shop, int(str(cid).strip()), action.strip(), idempotency_key=key,  # type: ignore[union-attr]
+        result = award_action(shop, cid, action.strip(), idempotency_key=key,  # type: ignore[arg-type, union-attr]
                               via="api", actor="app:signed")
     except EngineError as exc:
         raise _engine_error(exc) from None

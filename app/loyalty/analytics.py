@@ -44,6 +44,13 @@ def purchase_frequency(orders: int, customers: int) -> Decimal | None:
     return _round(_ratio(orders, customers))
 
 
+def order_revenue(current_total: Decimal) -> Decimal:
+    """What one order counts for in revenue: its current total (net of refunds), never below zero. A paid order
+    whose subtotal Shopify reports negative (an over-discounted edit, a refund larger than the order) earns
+    nothing, like its eligible amount for points, and must not pull the average order value below zero."""
+    return max(current_total, Decimal(0))
+
+
 def average_order_value(revenue: Decimal, orders: int) -> Decimal | None:
     """Average order value = revenue ÷ orders."""
     return _round(_ratio(revenue, orders))

@@ -97,6 +97,13 @@ def can_redeem(available: int, cost: int) -> bool:
     return cost > 0 and available >= 0 and available >= cost
 
 
+def adjustment_takes_balance_below_zero(available: int, points: int) -> bool:
+    """A manual adjustment that removes points and leaves the available balance below zero: refused unless the
+    merchant says so explicitly (contract.md, `allow_negative`). Adding points is always allowed, even to a
+    balance that stays negative."""
+    return points < 0 and available + points < 0
+
+
 @dataclass(frozen=True)
 class ReversalDecision:
     """How a reduction of ``pending_taken + available_taken + forgiven`` points is booked.

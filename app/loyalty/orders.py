@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -372,6 +372,20 @@ def _order_supersedes(new: OrderState, old: OrderState) -> bool:
         return (len(o.refunds), o.cancelled_at is not None, _STATUS_PROGRESS.get(o.financial_status, 0), _canonical(o))
 
     return rank(new) > rank(old)
+
+
+def without_personal_data(state: OrderState) -> OrderState:
+    """The order's state with who bought it forgotten (email, browser IP, shipping address); its amounts and
+    customer id kept. What a redacted customer's orders may hold (loyalty-rules.md, Privacy)."""
+    if state.email is None and state.browser_ip is None and state.shipping_address is None:
+        return state
+    return replace(state, email=None, browser_ip=None, shipping_address=None)
+
+
+def knowledge_without_personal_data(knowledge: OrderKnowledge) -> OrderKnowledge:
+    if knowledge.order is None:
+        return knowledge
+    return replace(knowledge, order=without_personal_data(knowledge.order))
 
 
 def merge_order_knowledge(known: OrderKnowledge | None, event: OrderEvent) -> OrderKnowledge:

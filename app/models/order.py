@@ -61,6 +61,8 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     discount_codes: Mapped[list[str] | None] = mapped_column(JsonDoc)
     browser_ip: Mapped[str | None] = mapped_column(String(64))
     address_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # customers/redact named this order (or its customer): no later payload brings its personal data back.
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Counted once in the member's order stats (orders_count / lifetime_spent).
     counted: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 from flask import Request, abort, current_app
 
+from app.inputs import InputError, parse_id
 from app.models import Shop
 from app.services import catalogue
 from app.shopify import current_shopify, normalize_shop_domain
 
 # A widget page stays open while the shopper reads it; its forms work this long after rendering.
 FORM_TOKEN_TTL_SECONDS = 2 * 3600
+# The parameters Shopify itself adds to a proxied request (and signs together with the shopper's own).
+RESERVED_PARAMETERS = ("shop", "logged_in_customer_id", "path_prefix", "timestamp", "signature")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,18 @@ class ProxyCaller:
     locale: str | None
     # The shop catalogue's version key, read with the shop (app.services.catalogue); None: do not cache.
     catalogue_version: str | None = None
+
+
+def refuse_repeated_reserved(request: Request) -> None:
+    """400 when the query holds a Shopify-reserved parameter more than once.
+
+    A shopper can add `?logged_in_customer_id=<someone>` to a storefront URL; Shopify then forwards that
+    parameter twice, its own value and the shopper's, and signs them together (joined by a comma), so the
+    signature is valid and taking either value would be taking the shopper's word. shopify_app refuses a
+    repeated `shop` only; every reserved parameter is refused here."""
+    for name in RESERVED_PARAMETERS:
+        if len(request.args.getlist(name)) > 1:
+            raise InputError(400, "repeated_parameter", f"the app proxy parameter {name} appears more than once")
 
 
 def verify(request: Request) -> ProxyCaller:
@@ -43,9 +58,9 @@ def verify(request: Request) -> ProxyCaller:
     raw_customer = result.logged_in_customer_id or ""
     customer_id: int | None = None
     if raw_customer:
-        if not raw_customer.isdigit():
+        customer_id = parse_id(raw_customer)
+        if customer_id is None:
             abort(401)
-        customer_id = int(raw_customer)
     return ProxyCaller(shop=shop, customer_id=customer_id, locale=request.args.get("locale"),
                       catalogue_version=version)
 
@@ -67,7 +82,7 @@ def check_form_token(token: str | None, shop_domain: str, subject: str, now: flo
     if not token or "." not in token:
         return False
     issued_raw, mac = token.split(".", 1)
-    if not issued_raw.isdigit():
+    if not issued_raw.isascii() or not issued_raw.isdigit() or len(issued_raw) > 12:
         return False
     issued = int(issued_raw)
     current = now if now is not None else time.time()

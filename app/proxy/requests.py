@@ -52,6 +52,13 @@ def _stored(shop_id: int, customer_id: int, key: str) -> Any:
     ).first()
 
 
+def _release(shop_id: int, customer_id: int, key: str) -> None:
+    db.session.execute(proxy_requests.delete().where(
+        proxy_requests.c.shop_id == shop_id, proxy_requests.c.customer_id == customer_id,
+        proxy_requests.c.request_key == key[:64]))
+    db.session.commit()
+
+
 def run_once(shop_id: int, customer_id: int, key: str, action: str,
              work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Runs `work` for the first request with this key and keeps its result (a small JSON outcome).
@@ -84,11 +91,15 @@ def run_once(shop_id: int, customer_id: int, key: str, action: str,
     except Exception:
         db.session.rollback()
         # Unexpected failure: free the key so the shopper's retry runs the work again.
-        db.session.execute(proxy_requests.delete().where(
-            proxy_requests.c.shop_id == shop_id, proxy_requests.c.customer_id == customer_id,
-            proxy_requests.c.request_key == key[:64]))
-        db.session.commit()
+        _release(shop_id, customer_id, key)
         raise
+    if 400 <= int(result.get("status", 200)) < 500:
+        # Refused (not a member, unknown reward, too few points…): nothing was done, so nothing is kept either;
+        # a retry is refused again, or runs once the reason is gone. (A 502, Shopify failing after the debit
+        # and its reversal were booked, is kept: its retry answers the same.)
+        db.session.rollback()
+        _release(shop_id, customer_id, key)
+        return result
     db.session.execute(
         proxy_requests.update()
         .where(proxy_requests.c.shop_id == shop_id, proxy_requests.c.customer_id == customer_id,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.i18n import Translator, translator
+from app.inputs import parse_id, parse_whole_number
 from app.loyalty.actions import validate_birthday
 from app.loyalty.referrals import is_referral_code, normalize_code
 from app.models import Member, Shop
@@ -29,7 +30,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("proxy", __name__, url_prefix="/proxy")
 _STATIC = Path(__file__).resolve().parent.parent / "static" / "proxy"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PREFIX = re.compile(r"^/[A-Za-z0-9/_-]{0,200}$")
+# Where the storefront reaches this blueprint: shopify.app.toml's [app_proxy] prefix "apps", subpath "regulars".
+# Every URL the pages carry (assets, form actions, data-prefix) starts with it; Shopify's `path_prefix` is never
+# used for that, because the shopper can add one of their own to the URL (`path_prefix=//evil.example`).
+STOREFRONT_PREFIX = "/apps/regulars"
 _ASSETS = ("widget.css", "widget.js")
 _MIMETYPES = {"css": "text/css", "js": "text/javascript"}
 
@@ -50,15 +54,15 @@ def _asset(name: str) -> _Asset:
     return _Asset(body, _MIMETYPES[ext], f"{stem}.{digest}.{ext}")
 
 
-def asset_url(path_prefix: str, name: str) -> str:
-    """Where the storefront fetches a widget asset: through the app proxy (path_prefix), never the app's own host."""
-    return f"{path_prefix}/static/{_asset(name).url_name}"
+def asset_url(name: str) -> str:
+    """Where the storefront fetches a widget asset: through the app proxy, never the app's own host."""
+    return f"{STOREFRONT_PREFIX}/static/{_asset(name).url_name}"
 
 
-def _path_prefix() -> str:
-    prefix = request.args.get("path_prefix") or "/apps/regulars"
-    # Signed by Shopify, but it lands in href/src attributes: keep it a plain absolute storefront path.
-    return prefix if _PREFIX.match(prefix) else "/apps/regulars"
+@bp.before_request
+def _one_value_per_reserved_parameter() -> None:
+    # Before any route reads or writes anything (auth.refuse_repeated_reserved says why).
+    auth.refuse_repeated_reserved(request)
 
 
 @bp.get("/static/<name>")
@@ -106,7 +110,7 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
                    status: int = 200) -> Response:
     t = translator(caller.locale)
     shop = caller.shop
-    prefix = _path_prefix()
+    prefix = STOREFRONT_PREFIX
     view = member_view.build(shop, member, catalogue_version=caller.catalogue_version)
     subject = f"{shop.domain}|{caller.customer_id or ''}"
     html = render_template(
@@ -120,7 +124,7 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
         birthday_text=lambda m, d: _birthday_text(t, m, d),
         form_token=auth.form_token(shop.domain, subject),
         new_key=auth.new_request_key,
-        path_prefix=prefix, script_url=asset_url(prefix, "widget.js"), style_url=asset_url(prefix, "widget.css"),
+        path_prefix=prefix, script_url=asset_url("widget.js"), style_url=asset_url("widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
 
@@ -173,12 +177,25 @@ def _post(action: str, work: Any) -> Response:
     if not key or len(key) > 64:
         abort(400)
     shop_id, customer_id = caller.shop.id, caller.customer_id
-    result = run_once(shop_id, customer_id, f"{action}:{key}", action, lambda: work(caller, key))
+    result = run_once(shop_id, customer_id, f"{action}:{key}", action, lambda: _refusals_shown(work, caller, key))
     if result.get("key") is None:  # claimed by a concurrent duplicate still running
         result = _outcome("info", "flash_in_progress", 202)
     db.session.expire_all()
     member = member_view.find_member(caller.shop, caller.customer_id)
     return _render_widget(caller, member, result, status=int(result.get("status", 200)))
+
+
+def _refusals_shown(work: Any, caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
+    """A refusal of the services (a customer deleted in Shopify joining, …) is shown in the widget with its
+    status, like the refusals each action names itself, never a 5xx."""
+    from app.services.program import EngineError
+
+    try:
+        result: dict[str, Any] = work(caller, key)
+    except EngineError as exc:
+        db.session.rollback()
+        return _outcome("error", "error_generic", exc.status if 400 <= exc.status < 500 else 422)
+    return result
 
 
 def _require_member(caller: auth.ProxyCaller) -> Member | None:
@@ -202,11 +219,10 @@ def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
-    try:
-        reward_id = int(request.form.get("reward_id", ""))
-        points_raw = request.form.get("points")
-        points = int(points_raw) if points_raw else None
-    except ValueError:
+    reward_id = parse_id(request.form.get("reward_id", ""))
+    points_raw = request.form.get("points")
+    points = parse_whole_number(points_raw, low=1, high=10**9) if points_raw else None
+    if reward_id is None or (points_raw and points is None):
         return _outcome("error", "error_unknown_reward", 422)
     try:
         redemption = redeem(caller.shop, member, reward_id, idempotency_key=f"widget:{key}", points=points,
@@ -226,11 +242,9 @@ def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
-    try:
-        month, day = int(request.form.get("month", "")), int(request.form.get("day", ""))
-    except ValueError:
-        return _outcome("error", "error_birthday_invalid", 422)
-    if validate_birthday(month, day) is not None:
+    month = parse_whole_number(request.form.get("month", ""), low=1, high=12)
+    day = parse_whole_number(request.form.get("day", ""), low=1, high=31)
+    if month is None or day is None or validate_birthday(month, day) is not None:
         return _outcome("error", "error_birthday_invalid", 422)
     try:
         set_birthday(caller.shop, member, month, day)
@@ -300,7 +314,7 @@ def _landing(caller: auth.ProxyCaller, code: str, *, known: bool, error: str | N
         offer=member_view.money(caller.shop, settings.referral_friend_discount),
         shop_name=caller.shop.name or caller.shop.domain,
         form_token=auth.form_token(caller.shop.domain, f"referral|{code}"),
-        locale=t.locale, style_url=asset_url(_path_prefix(), "widget.css"),
+        locale=t.locale, style_url=asset_url("widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
 

@@ -39,9 +39,10 @@ class MemberPage:
 def _filtered(shop: Shop, q: str | None, tier_id: int | None, segment: str | None) -> Select[Any]:
     stmt = select(Member).where(Member.shop_id == shop.id, Member.deleted_at.is_(None), Member.enrolled_at.is_not(None))
     if q:
-        like = f"%{q.strip().lower()}%"
+        # What the merchant typed is matched literally: % and _ are characters here, not LIKE's wildcards.
+        like = "%" + escape_like(q.strip().lower()) + "%"
         full_name = func.lower(func.coalesce(Member.first_name, "") + " " + func.coalesce(Member.last_name, ""))
-        stmt = stmt.where(or_(func.lower(Member.email).like(like), full_name.like(like)))
+        stmt = stmt.where(or_(func.lower(Member.email).like(like, escape="\\"), full_name.like(like, escape="\\")))
     if tier_id is not None:
         stmt = stmt.where(Member.tier_id == tier_id)
     now = utcnow()
@@ -56,6 +57,11 @@ def _filtered(shop: Shop, q: str | None, tier_id: int | None, segment: str | Non
     elif segment == "negative_balance":
         stmt = stmt.where(Member.points_available < 0)
     return stmt
+
+
+def escape_like(text: str) -> str:
+    """`text` as a LIKE pattern that matches only itself (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search_members(shop: Shop, *, q: str | None = None, tier_id: int | None = None, segment: str | None = None,

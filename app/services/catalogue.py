@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import ColumnElement, literal_column, select
 
 from app.extensions import db
+from app.loyalty.links import safe_link
 from app.loyalty.rewards import RewardSpec
 from app.loyalty.settings import ProgramSettings
 from app.models import CustomAction, Reward, Shop, Tier
@@ -133,7 +135,10 @@ def _load(shop: Shop) -> Catalogue:
         rewards=tuple(RewardInfo(r.id, r.type, r.name, r.points_cost, r.value, r.minimum_subtotal or Decimal(0),
                                  r.tier_id, r.variable_min_points, r.variable_max_points, _spec(r, tier_ids))
                       for r in rewards),
-        actions=tuple(ActionInfo(a.id, a.key, a.name, a.points, a.limit, a.honour_system, a.url) for a in actions),
+        # A link only when it is one staff may give shoppers now (rows saved before the rule keep no javascript:).
+        actions=tuple(ActionInfo(a.id, a.key, a.name, a.points, a.limit, a.honour_system,
+                                 safe_link(a.url, allow_http=current_app.config["REGULARS"].development))
+                      for a in actions),
     )
 
 

@@ -15,17 +15,16 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.actions import birthday_change_allowed, validate_birthday
 from app.loyalty.dates import add_years
 from app.loyalty.referrals import address_from_payload
 from app.loyalty.settings import ProgramSettings
+from app.loyalty.text import clean_text
 from app.models import Member, Shop, WebhookDelivery, utcnow
 from app.services.ledger import lock_member, post_entry
+from app.services.member_rows import find_member, get_or_create_member
 from app.services.program import Conflict, Invalid, NotFound, settings_for
 from app.services.referrals import ensure_code
 
@@ -52,44 +51,6 @@ def customer_id_of(payload: dict[str, Any]) -> int:
     return cid
 
 
-_FIND_MEMBER = select(Member).where(Member.shop_id == bindparam("shop_id"),
-                                   Member.customer_id == bindparam("customer_id"))
-_LOCK_MEMBER = _FIND_MEMBER.with_for_update()
-
-
-def find_member(shop_id: int, customer_id: int, *, lock: bool = False) -> Member | None:
-    params = {"shop_id": shop_id, "customer_id": customer_id}
-    if lock:
-        found: Member | None = db.session.execute(
-            _LOCK_MEMBER, params, execution_options={"populate_existing": True}).scalar_one_or_none()
-        return found
-    return db.session.execute(_FIND_MEMBER, params).scalar_one_or_none()  # type: ignore[no-any-return]
-
-
-def get_or_create_member(shop_id: int, customer_id: int) -> tuple[Member, bool]:
-    """The customer's member row, locked FOR UPDATE, created (not enrolled) when missing.
-
-    Insert-if-absent is one `ON CONFLICT DO NOTHING` statement, so two drains that meet the same new
-    customer at once both end up with the one row instead of one of them failing.
-    """
-    member = find_member(shop_id, customer_id, lock=True)
-    if member is not None:
-        return member, False
-    now = utcnow()
-    values = dict(shop_id=shop_id, customer_id=customer_id, points_available=0, points_pending=0,
-                  lifetime_points=0, orders_count=0, created_at=now, updated_at=now)
-    created = True
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = pg_insert(Member).values(**values).on_conflict_do_nothing(index_elements=["shop_id", "customer_id"])
-        created = bool(db.session.execute(stmt.returning(Member.id)).first())
-    else:
-        db.session.add(Member(**values))
-        db.session.flush()
-    member = find_member(shop_id, customer_id, lock=True)
-    assert member is not None
-    return member, created
-
-
 def address_fingerprint(address: dict[str, Any] | None) -> str | None:
     """A hash of the normalised address: tells two people's addresses apart without keeping a copy."""
     parsed = address_from_payload(address) if isinstance(address, dict) else None
@@ -103,13 +64,13 @@ def apply_customer_fields(member: Member, payload: dict[str, Any]) -> None:
     if member.redacted_at is not None:
         return
     email = payload.get("email")
-    if isinstance(email, str) and email:
-        member.email = email[:320]
+    if isinstance(email, str) and clean_text(email):
+        member.email = clean_text(email)[:320]
         member.email_normalized = normalize_email(member.email)
     for field in ("first_name", "last_name"):
         value = payload.get(field)
         if isinstance(value, str):
-            setattr(member, field, value[:255])
+            setattr(member, field, clean_text(value)[:255])
     default_address = payload.get("default_address")
     if isinstance(default_address, dict):
         member.address_fingerprint = address_fingerprint(default_address) or member.address_fingerprint
@@ -217,11 +178,21 @@ def customer_created(shop: Shop, payload: dict[str, Any], delivery: WebhookDeliv
     """customers/create: the customer's row, enrolled, with the sign-up bonus. Does not commit."""
     member = upsert_customer(shop, payload)
     enroll_member(shop, member, settings_for(shop), utcnow(), how="customers/create")
+    _forget_delivery_if_redacted(member, delivery)
     return member
 
 
 def customer_updated(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None) -> Member:
-    return upsert_customer(shop, payload)
+    member = upsert_customer(shop, payload)
+    _forget_delivery_if_redacted(member, delivery)
+    return member
+
+
+def _forget_delivery_if_redacted(member: Member, delivery: WebhookDelivery | None) -> None:
+    # A redacted customer's later deliveries are not kept either: their stored body holds what the member no
+    # longer does (the member's fields were left alone by apply_customer_fields).
+    if delivery is not None and member.redacted_at is not None:
+        delivery.body = '{"redacted": true}'
 
 
 def customer_deleted(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None) -> Member | None:

@@ -31,19 +31,23 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.extensions import db
 from app.loyalty import ledger as rules
+from app.loyalty.analytics import order_revenue
 from app.loyalty.orders import (
     OrderKnowledge,
     OrderState,
     RefundState,
     RuleSnapshot,
     eligible_amount,
+    knowledge_without_personal_data,
     merge_order_knowledge,
     order_points_change,
     order_state_from_payload,
     points_for_amount,
     refund_from_payload,
     take_rule_snapshot,
+    without_personal_data,
 )
+from app.loyalty.text import clean_text
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow
 from app.services import analytics, program, referrals, rewards
 from app.services import members as members_service
@@ -51,6 +55,7 @@ from app.services.ledger import adopt_inserted, lock_member, post_entry
 
 log = logging.getLogger(__name__)
 
+REDACTED_BODY = '{"redacted": true}'
 ORDER_TOPICS = ("orders/paid", "orders/updated", "orders/cancelled", "orders/create", "orders/edited")
 
 
@@ -58,14 +63,24 @@ def apply_order_event(shop: Shop, topic: str, payload: dict[str, Any], delivery:
                       *, now: datetime | None = None) -> Order:
     """An order payload (REST shape): records the order's latest state and moves its points. No commit."""
     state = order_state_from_payload(payload)
-    return _apply(shop, state, payload, now or utcnow(), likely_new=topic in ("orders/paid", "orders/create"))
+    row = _apply(shop, state, payload, now or utcnow(), likely_new=topic in ("orders/paid", "orders/create"))
+    _forget_delivery_if_redacted(row, delivery)
+    return row
 
 
 def apply_refund_event(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None,
                        *, now: datetime | None = None) -> Order:
     """refunds/create: the refund is folded into what is known of its order, whichever arrives first. No commit."""
     refund = refund_from_payload(payload)
-    return _apply(shop, refund, None, now or utcnow())
+    row = _apply(shop, refund, None, now or utcnow())
+    _forget_delivery_if_redacted(row, delivery)
+    return row
+
+
+def _forget_delivery_if_redacted(row: Order, delivery: WebhookDelivery | None) -> None:
+    # The stored copy of a late delivery for a redacted order holds what the order row no longer does.
+    if delivery is not None and row.redacted_at is not None:
+        delivery.body = REDACTED_BODY
 
 
 # --- the one path ----------------------------------------------------------------------------------
@@ -120,6 +135,8 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
     # per query that happens to run in between. Reads that need pending changes flush themselves.
     with db.session.no_autoflush:
         row = lock_order(shop.id, event.order_id, likely_new=likely_new)
+        if row.redacted_at is not None and isinstance(event, OrderState):
+            event = without_personal_data(event)  # _forget_buyer below clears what the payload itself holds
         known = OrderKnowledge.from_dict(row.knowledge) if row.knowledge else None
         if ((known is None or known.order is None) and isinstance(event, OrderState)
                 and row.shopify_updated_at is not None and event.updated_at < row.shopify_updated_at):
@@ -138,6 +155,8 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
             _net_of_extra_refunds(row, merged)
         source = rules.SOURCE_REFUND if isinstance(event, RefundState) or new_refunds else rules.SOURCE_ORDER
         settle_order(shop, row, merged, now, source=source, customer=(payload or {}).get("customer"))
+        if row.redacted_at is not None or _member_redacted(row):
+            _forget_buyer(row, merged, now)
     db.session.flush()
     if row.discount_codes:
         # Reward codes and friend codes are discount codes: an order without any can neither use a reward
@@ -152,6 +171,24 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
     return row
 
 
+def _member_redacted(row: Order) -> bool:
+    """Whether the order's member was redacted (customers/redact); the member is locked by now, so this is read
+    from the session without a query."""
+    member = db.session.get(Member, row.member_id) if row.member_id is not None else None
+    return member is not None and member.redacted_at is not None
+
+
+def _forget_buyer(row: Order, knowledge: OrderKnowledge, now: datetime) -> None:
+    """A redacted customer stays redacted: whatever payload arrives later, of any date, the order keeps its
+    amounts and points and nothing of who bought it (email, IP, address)."""
+    row.email = None
+    row.browser_ip = None
+    row.address_fingerprint = None
+    if row.knowledge is not None:
+        row.knowledge = knowledge_without_personal_data(knowledge).to_dict()
+    row.redacted_at = row.redacted_at or now
+
+
 def _all_refund_ids(knowledge: OrderKnowledge | None) -> set[int]:
     if knowledge is None:
         return set()
@@ -163,7 +200,7 @@ def _all_refund_ids(knowledge: OrderKnowledge | None) -> set[int]:
 
 def _copy_order_fields(row: Order, state: OrderState, payload: dict[str, Any]) -> None:
     """The newest payload's own figures, for analytics and for the rewards/referrals services."""
-    row.name = str(payload.get("name"))[:64] if payload.get("name") else row.name
+    row.name = clean_text(str(payload.get("name")))[:64] if payload.get("name") else row.name
     row.customer_id = state.customer_id
     row.email = state.email[:320] if state.email else None
     currency = payload.get("currency")
@@ -174,7 +211,8 @@ def _copy_order_fields(row: Order, state: OrderState, payload: dict[str, Any]) -
     row.shopify_updated_at = state.updated_at
     row.processed_at = state.paid_at
     row.subtotal = state.subtotal
-    row.total_price = _money(payload, "current_total_price") or _money(payload, "total_price") or Decimal(0)
+    row.total_price = order_revenue(_money(payload, "current_total_price") or _money(payload, "total_price")
+                                    or Decimal(0))
     row.discount_codes = list(state.discount_codes)
     row.browser_ip = state.browser_ip[:64] if state.browser_ip else None
     row.address_fingerprint = members_service.address_fingerprint(payload.get("shipping_address"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from app.extensions import db
 from app.models import (
@@ -19,6 +19,7 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
+from app.services.member_rows import get_or_create_member
 from app.services.shops import get_shop
 
 
@@ -32,35 +33,51 @@ def _customer_id(payload: dict[str, Any]) -> int | None:
 
 
 def redact_customer(shop: Shop | None, payload: dict[str, Any], delivery: WebhookDelivery) -> None:
-    """customers/redact: names, email, birthday, addresses and IPs go; points and amounts stay."""
+    """customers/redact: names, email, birthday, addresses and IPs go; points and amounts stay.
+
+    The redaction is kept, not only applied: the member row (created when Regulars had not met the customer
+    yet) and each named order carry `redacted_at`, so a delivery that arrives later, of any date, brings
+    none of it back (members.apply_customer_fields, orders._forget_buyer)."""
     if shop is None:
         return
     cid = _customer_id(payload)
     if cid is None:
         raise ValueError("customers/redact payload has no customer id")
-    member = db.session.execute(
-        select(Member).where(Member.shop_id == shop.id, Member.customer_id == cid).with_for_update()
-    ).scalar_one_or_none()
-    if member is not None:
-        member.email = None
-        member.email_normalized = None
-        member.first_name = None
-        member.last_name = None
-        member.birthday_month = None
-        member.birthday_day = None
-        member.address_fingerprint = None
-        member.redacted_at = member.redacted_at or utcnow()
-        db.session.execute(
-            update(Referral).where(Referral.shop_id == shop.id, Referral.friend_customer_id == cid)
-            .values(friend_email=None, friend_email_normalized=None)
-        )
-    order_ids = [int(o) for o in payload.get("orders_to_redact") or [] if str(o).isdigit()]
+    now = utcnow()
+    member, _ = get_or_create_member(shop.id, cid)
+    email_normalized = member.email_normalized
+    member.email = None
+    member.email_normalized = None
+    member.first_name = None
+    member.last_name = None
+    member.birthday_month = None
+    member.birthday_day = None
+    member.address_fingerprint = None
+    member.redacted_at = member.redacted_at or now
+    friend = Referral.friend_customer_id == cid
+    if email_normalized:
+        friend = or_(friend, Referral.friend_email_normalized == email_normalized)
+    db.session.execute(
+        update(Referral).where(Referral.shop_id == shop.id, friend)
+        .values(friend_email=None, friend_email_normalized=None)
+    )
+    order_ids = [int(o) for o in payload.get("orders_to_redact") or []
+                 if isinstance(o, int | str) and not isinstance(o, bool) and str(o).isascii() and str(o).isdigit()
+                 and 0 < int(o) < 2**63]
     conds = [Order.customer_id == cid]
     if order_ids:
         conds.append(Order.order_id.in_(order_ids))
     db.session.execute(
         update(Order).where(Order.shop_id == shop.id, or_(*conds))
-        .values(email=None, browser_ip=None, address_fingerprint=None, knowledge=None)
+        .values(email=None, browser_ip=None, address_fingerprint=None, knowledge=None,
+                redacted_at=func.coalesce(Order.redacted_at, now))
+    )
+    # Data-request documents made earlier hold the same personal data: they keep only that one was answered.
+    db.session.execute(
+        update(AuditLog)
+        .where(AuditLog.shop_id == shop.id, AuditLog.action == "customer_data_request",
+               AuditLog.target_type == "customer", AuditLog.target_id == str(cid))
+        .values(details={"redacted": True})
     )
     # Stored deliveries of this customer's webhooks hold the same personal data.
     db.session.execute(
@@ -123,11 +140,15 @@ def customer_data_request(shop: Shop | None, payload: dict[str, Any], delivery: 
     cid = _customer_id(payload)
     if cid is None:
         raise ValueError("customers/data_request payload has no customer id")
+    document = customer_document(shop, cid)
     db.session.add(AuditLog(
         shop_id=shop.id, actor="shopify", action="customer_data_request", target_type="customer",
-        target_id=str(cid), details={"data_request": payload.get("data_request"), "document": customer_document(shop, cid)},
+        target_id=str(cid), details={"data_request": payload.get("data_request"), "document": document},
         created_at=utcnow(),
     ))
+    if document["member"] is not None and document["member"]["redacted_at"] is not None:
+        # Shopify's request names the customer (email, phone): not kept for a redacted one either.
+        delivery.body = '{"redacted": true}'
 
 
 def redact_shop(domain: str, delivery: WebhookDelivery | None = None) -> None:

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.loyalty.actions import ACTION_LIMITS
 from app.loyalty.campaigns import Campaign as CampaignRule
 from app.loyalty.campaigns import CampaignEffect, active_campaign_effect, validate_campaign
+from app.loyalty.links import link_problem
 from app.loyalty.settings import ProgramSettings, SettingsError, validate_settings_patch
 from app.loyalty.tiers import Tier as TierRule
 from app.models import Campaign, CustomAction, Member, Shop, Tier, utcnow
@@ -314,9 +315,11 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
 # --- custom actions --------------------------------------------------------------------------------
 
 
-def save_custom_action(shop: Shop, data: Mapping[str, Any], actor: str = "system") -> CustomAction:
+def save_custom_action(shop: Shop, data: Mapping[str, Any], actor: str = "system", *,
+                       http_links: bool = False) -> CustomAction:
     """Creates or edits (by `key`) a custom action: {"key", "name", "points", "limit", "honour_system"?,
-    "url"?, "active"?}. Commits."""
+    "url"?, "active"?}. `url` (shown to shoppers as a link) must be https:// (http:// too when `http_links`,
+    in development); null or "" removes it. Commits."""
     errors: dict[str, str] = {}
     key = data.get("key")
     if not isinstance(key, str) or not key.strip() or len(key) > 64:
@@ -338,6 +341,13 @@ def save_custom_action(shop: Shop, data: Mapping[str, Any], actor: str = "system
     for flag in ("honour_system", "active"):
         if flag in data and not isinstance(data[flag], bool):
             errors[flag] = "must be true or false"
+    url = data.get("url")
+    if url not in (None, ""):
+        problem = link_problem(url, allow_http=http_links)
+        if problem is not None:
+            errors["url"] = problem
+    if isinstance(name, str) and len(name.strip()) > 128:
+        errors["name"] = "at most 128 characters"
     if errors:
         raise Invalid("the action is not valid", fields=errors)
     if row is None:
@@ -347,7 +357,7 @@ def save_custom_action(shop: Shop, data: Mapping[str, Any], actor: str = "system
     row.honour_system = bool(data.get("honour_system", row.honour_system or False))
     row.active = bool(data.get("active", True if row.active is None else row.active))
     if "url" in data:
-        row.url = data["url"]
+        row.url = url or None
     db.session.flush()
     audit.record(shop, actor, "custom_action_saved", target_type="custom_action", target_id=row.key,
                  details={"points": row.points, "limit": row.limit})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.inputs import parse_id, parse_whole_number
 from app.models import Member, Redemption, Shop
 from app.services import rewards
 
@@ -28,18 +29,17 @@ def redeem_request(shop: Shop, member: Member, body: Any, *, actor: str) -> Rede
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not 0 < len(key) <= 200:
         fields["idempotency_key"] = "required, 1 to 200 characters"
-    reward_id = body.get("reward_id")
-    if isinstance(reward_id, bool) or not isinstance(reward_id, int | str) or not str(reward_id).isdigit() \
-            or len(str(reward_id)) > 18:
+    reward_id = parse_id(body.get("reward_id"))
+    if reward_id is None:
         fields["reward_id"] = "required, a reward id"
     points = body.get("points")
-    if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
-        fields["points"] = "must be a whole number"
+    if points is not None and parse_whole_number(points, low=1, high=10**9, strings=False) is None:
+        fields["points"] = "must be a whole number from 1 to 1000000000"
     if fields:
         raise RedemptionRequestError(422, "invalid", "the redemption request is not valid", fields)
-    assert isinstance(key, str)
+    assert isinstance(key, str) and reward_id is not None
     try:
-        return rewards.redeem(shop, member, int(str(reward_id)), idempotency_key=key, points=points, actor=actor)
+        return rewards.redeem(shop, member, reward_id, idempotency_key=key, points=points, actor=actor)
     except rewards.RewardNotFound:
         raise RedemptionRequestError(422, "invalid", "no such reward", {"reward_id": "unknown reward"}) from None
     except rewards.RedemptionRefused as exc:

@@ -157,7 +157,12 @@ def _parse_decimal(data: dict[str, Any], key: str, errors: dict[str, str], defau
     return parsed
 
 
-def _parse_int(data: dict[str, Any], key: str, errors: dict[str, str], default: int | None) -> int | None:
+_INT_MAX = 2**31 - 1  # an INTEGER column (points, positions)
+_BIGINT_MAX = 2**63 - 1  # a BIGINT column (record and Shopify ids)
+
+
+def _parse_int(data: dict[str, Any], key: str, errors: dict[str, str], default: int | None,
+               high: int = _INT_MAX) -> int | None:
     value = data.get(key)
     if value is None or value == "":
         return default
@@ -171,6 +176,9 @@ def _parse_int(data: dict[str, Any], key: str, errors: dict[str, str], default: 
         return default
     if not isinstance(parsed, int):
         errors[key] = "must be a whole number"
+        return default
+    if not -high <= parsed <= high:
+        errors[key] = f"must be between {-high} and {high}"
         return default
     return parsed
 
@@ -247,9 +255,9 @@ def stage_reward(shop: Shop, data: dict[str, Any], actor: str, reward_id: int | 
     minimum = _parse_decimal(merged, "minimum_subtotal", errors, Decimal(0)) or Decimal(0)
     min_points = _parse_int(merged, "min_points", errors, None)
     max_points = _parse_int(merged, "max_points", errors, None)
-    variant = _parse_int(merged, "product_variant_id", errors, None)
+    variant = _parse_int(merged, "product_variant_id", errors, None, high=_BIGINT_MAX)
     position = _parse_int(merged, "position", errors, 0) or 0
-    tier_id = _parse_int(merged, "tier_id", errors, None)
+    tier_id = _parse_int(merged, "tier_id", errors, None, high=_BIGINT_MAX)
     if tier_id is not None:
         tier = db.session.get(Tier, tier_id)
         if tier is None or tier.shop_id != shop.id:

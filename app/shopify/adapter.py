@@ -14,16 +14,17 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import shopify  # ShopifyAPI: its OAuth query-HMAC check
 from shopify_app import ShopifyApp
 from shopify_app.types import RequestInput
 
+from app.loyalty.text import clean_json, json_text_may_need_cleaning
 from app.shopify.transport import build_http_client
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,63 @@ def normalize_shop_domain(value: str | None) -> str | None:
 
 def is_valid_shop_domain(value: str | None) -> bool:
     return bool(value) and normalize_shop_domain(value) == value
+
+
+# Webhook topics whose body names the shop's myshopify domain, and the field that does (`domain` in
+# app/uninstalled may be a custom domain, so it is not compared).
+BODY_SHOP_FIELDS = {
+    "customers/data_request": "shop_domain",
+    "customers/redact": "shop_domain",
+    "shop/redact": "shop_domain",
+    "app/uninstalled": "myshopify_domain",
+}
+
+
+def body_names_another_shop(topic: str, payload: dict[str, Any], shop_domain: str) -> bool:
+    """True when a delivery's body names a different shop than its X-Shopify-Shop-Domain header.
+
+    The HMAC covers the body only, so a genuine body of shop A re-sent with shop B's domain in the header
+    passes verification; for the topics whose body names the shop, the two must agree."""
+    field = BODY_SHOP_FIELDS.get(topic)
+    if field is None or field not in payload or payload[field] is None:
+        return False
+    named = payload[field]
+    return not isinstance(named, str) or normalize_shop_domain(named) != shop_domain
+
+
+def decode_payload(body: str) -> dict[str, Any]:
+    """A stored delivery's body as the handlers read it: its text cleaned (app.loyalty.text), so a customer
+    name holding NUL is stored without it instead of failing every delivery of that customer."""
+    payload: dict[str, Any] = json.loads(body)
+    return clean_json(payload) if json_text_may_need_cleaning(body) else payload
+
+
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def session_token_problem(claims: dict[str, Any]) -> str | None:
+    """What shopify_app's App Home check leaves out of Shopify's session-token steps; None when all hold.
+
+    shopify_app (PyJWT underneath) checks exp/nbf only when present, so a token without `exp` would never
+    expire; and it reads the shop from `dest` alone, where Shopify's steps require `iss` (the shop's admin)
+    and `dest` (the shop) to name the same shop."""
+    for claim in _TIME_CLAIMS:
+        value = claims.get(claim)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"missing_{claim}"
+    iss, dest = claims.get("iss"), claims.get("dest")
+    if not isinstance(iss, str) or not isinstance(dest, str):
+        return "missing_iss_or_dest"
+    try:
+        iss_parts, dest_parts = urlsplit(iss), urlsplit(dest)
+    except ValueError:
+        return "invalid_iss_or_dest"
+    if iss_parts.scheme != "https" or dest_parts.scheme != "https":
+        return "invalid_iss_or_dest"
+    shop = normalize_shop_domain(dest_parts.hostname)
+    if shop is None or dest_parts.hostname != shop or iss_parts.hostname != shop:
+        return "iss_dest_mismatch"
+    return None
 
 
 class ShopifyUnavailable(RuntimeError):
@@ -112,7 +170,7 @@ def numeric_id(value: object, kind: str, *, gid_only: bool = False) -> int | Non
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
     text = str(value).strip()
-    if text.isdigit() and len(text) <= 19 and not gid_only:
+    if text.isascii() and text.isdigit() and len(text) <= 19 and not gid_only:
         number = int(text)
     else:
         match = _GID_RE.match(text)
@@ -185,11 +243,23 @@ class ShopifyAdapter:
         return WebhookVerdict(200, domain, "verified")
 
     def verify_app_home(self, method: str, url: str, headers: Any, body: str = "") -> Any:
-        """shopify_app's App Home check: the id_token (query or Bearer header) signed with our secret."""
-        return self.app.verify_app_home_req(
+        """shopify_app's App Home check: the id_token (query or Bearer header) signed with our secret, plus the
+        claims it does not check (session_token_problem). A token failing those gets the response shopify_app
+        prescribes for an invalid token (the patch-id-token bounce for documents, 401 + retry for fetches)."""
+        result = self.app.verify_app_home_req(
             {"method": method, "headers": dict(headers), "url": url, "body": body},
             app_home_patch_id_token_path="/auth/patch-id-token",
         )
+        if not result.ok or result.id_token is None:
+            return result
+        problem = session_token_problem(dict(result.id_token.claims))
+        if problem is None:
+            return result
+        log.info("session token refused: %s", problem)
+        refused = result.invalid_token_response
+        return replace(result, ok=False, shop=None, user_id=None, id_token=None,
+                       log=replace(result.log, code=problem, detail="session token claims are not Shopify's"),
+                       response=refused if refused is not None else replace(result.response, status=401))
 
     def verify_app_proxy(self, method: str, url: str, headers: Any, body: str = "") -> Any:
         return self.app.verify_app_proxy_req({"method": method, "headers": dict(headers), "url": url, "body": body})
@@ -220,7 +290,18 @@ class ShopifyAdapter:
                 return ExtensionCaller(False, False, 401, cors, reason="invalid_sub")
         return ExtensionCaller(True, False, 200, cors, shop_domain=domain, customer_id=customer_id, reason="verified")
 
-    def patch_id_token_page(self, method: str, url: str, headers: Any) -> Any:
+    def patch_id_token_page(self, method: str, url: str, headers: Any, app_url: str) -> Any | None:
+        """shopify_app's bounce page, or None when its `shop` is not a myshopify domain or `shopify-reload` is
+        not a page of this app (a path, or an absolute URL under `app_url`): shopify_app copies `shop` into the
+        page's CSP unchecked (`*` would let any site frame it, CR/LF would break the header) and App Bridge
+        reloads whatever `shopify-reload` says, with a fresh session token on it."""
+        query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+        shops, reloads = query.get("shop", []), query.get("shopify-reload", [])
+        if len(shops) != 1 or not is_valid_shop_domain(shops[0]) or len(reloads) != 1:
+            return None
+        reload = reloads[0].removeprefix(app_url.rstrip("/"))
+        if not reload.startswith("/") or reload.startswith("//") or "\\" in reload or not reload.isprintable():
+            return None
         return self.app.app_home_patch_id_token({"method": method, "headers": dict(headers), "url": url, "body": ""})
 
     # ---------------------------------------------------------------- OAuth (authorization-code grant)
@@ -317,7 +398,9 @@ class ShopifyAdapter:
                 variables=variables, http_client=self.http,
             )
             if result.ok:
-                return result.data or {}
+                # Shopify's text as the rest of the app may store it (app.loyalty.text).
+                data: dict[str, Any] = clean_json(result.data or {})
+                return data
             code = result.log.code
             if code == "network_error" or result.response.status in (0, 429) or result.response.status >= 500:
                 raise ShopifyUnavailable(f"Shopify unreachable ({code}, HTTP {result.response.status})")

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.jobs import current_jobs
 from app.services import deliveries, shops
 from app.shopify import current_shopify
+from app.shopify.adapter import body_names_another_shop
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,11 @@ REQUIRED_HEADERS = ("X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webho
 _REQUIRED_ENVIRON = tuple((h, "HTTP_" + h.upper().replace("-", "_")) for h in REQUIRED_HEADERS)
 
 
+_CODES = {400: "bad_request", 401: "unauthorized", 413: "payload_too_large"}
+
+
 def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": {"code": status, "message": message}}), status
+    return jsonify({"error": {"code": _CODES.get(status, "error"), "message": message}}), status
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -67,13 +71,21 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
     event_id = (env.get("HTTP_X_SHOPIFY_EVENT_ID") or "").strip() or None
     if len(topic) > 64 or len(webhook_id) > 128 or (event_id and len(event_id) > 128):
         return _error(400, "header value too long")
+    api_version = (env.get("HTTP_X_SHOPIFY_API_VERSION") or "")[:16] or None
+    stored = f"{topic}{webhook_id}{event_id or ''}{api_version or ''}"
+    if not (stored.isascii() and stored.isprintable()):
+        # They are stored as they are: printable ASCII only (PostgreSQL cannot hold a NUL at all).
+        return _error(400, "header values must be printable ASCII")
     try:
         text = body.decode("utf-8")
         payload = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return _error(400, "body is not JSON")
     if not isinstance(payload, dict):
         return _error(400, "body is not a JSON object")
+    if body_names_another_shop(topic, payload, verdict.shop_domain):
+        # The HMAC covers the body, not the headers: shop A's genuine body re-sent with shop B's domain.
+        return _error(401, "webhook rejected: the body names another shop than X-Shopify-Shop-Domain")
 
     uninstall = topic == "app/uninstalled"
     triggered_at = _parse_time(env.get("HTTP_X_SHOPIFY_TRIGGERED_AT"))
@@ -83,7 +95,7 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
         webhook_id=webhook_id,
         event_id=event_id,
         triggered_at=triggered_at,
-        api_version=(env.get("HTTP_X_SHOPIFY_API_VERSION") or "")[:16] or None,
+        api_version=api_version,
         body=text,
         # Stored and committed before the kick: from there nothing can lose it. If Redis is down the sweeper
         # re-kicks. An uninstall is marked on the shop first, so no drain starts work for it after this.

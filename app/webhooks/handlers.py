@@ -6,12 +6,12 @@ Handlers run inside the drain's transaction and never commit: their writes and t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from app.models import Shop, WebhookDelivery
 from app.services import members, orders, privacy, shops
+from app.shopify.adapter import decode_payload
 
 TopicHandler = Callable[[Shop | None, dict[str, Any], WebhookDelivery], None]
 
@@ -86,6 +86,5 @@ def dispatch(delivery: WebhookDelivery) -> str:
     if delivery.topic not in _ALWAYS and (shop is None or not shop.active):
         # Uninstalled (or unknown) shops get no work done; the delivery stays on record.
         return "skipped"
-    payload = json.loads(delivery.body)
-    handler(shop, payload, delivery)
+    handler(shop, decode_payload(delivery.body), delivery)
     return "processed"

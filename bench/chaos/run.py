@@ -3,7 +3,7 @@ against an independent oracle. `python -m bench.chaos --webhooks 20000 --custome
 
 Production-like: gunicorn (gthread workers), real forking `rq worker` processes, PostgreSQL (a database of
 the run's own, migrated by `flask --app app db upgrade heads`) and a redis-server of the run's own (so it
-can be restarted). REGULARS_ENV=test because production insists on an https APP_URL and real secrets.
+can be restarted). REGULARS_ENV=development because production insists on an https APP_URL and real secrets.
 The program stays at its defaults except pending_days=0, so the oracle stays small (see oracle.py).
 """
 
@@ -162,7 +162,7 @@ def _env(db_url: str, redis_url: str, store_url: str, app_url: str, prefix: str)
     return {
         **os.environ,
         "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET,
-        "SHOPIFY_API_ORIGIN": store_url, "APP_URL": app_url, "REGULARS_ENV": "test",
+        "SHOPIFY_API_ORIGIN": store_url, "APP_URL": app_url, "REGULARS_ENV": "development",
         "REGULARS_QUEUE_PREFIX": prefix, "REGULARS_DRAIN_SLOTS": "2", "PYTHONUNBUFFERED": "1",
     }
 
@@ -339,7 +339,7 @@ def run(opts: Options, out: Any = sys.stdout) -> Report:
         env = _env(db_url, redis.url, store_url, app_url, prefix)
         say(f"database {dbname}, redis :{redis.port}, app {app_url}, logs {logdir}")
         _migrate(env, logdir)
-        app = create_app(Config(env="test", api_key=API_KEY, api_secret=API_SECRET, app_url=app_url,
+        app = create_app(Config(env="development", api_key=API_KEY, api_secret=API_SECRET, app_url=app_url,
                                 database_url=db_url, redis_url=redis.url, shopify_api_origin=store_url,
                                 queue_prefix=prefix, drain_slots=2))
         store.add_shop(SHOP)

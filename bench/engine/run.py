@@ -119,7 +119,7 @@ def make_app(url: str, prefix: str, redis_url: str | None) -> Any:
     from app import create_app
     from app.config import Config
 
-    return create_app(Config(env="test", api_key="bench-key", api_secret=SECRET, database_url=url,
+    return create_app(Config(env="development", api_key="bench-key", api_secret=SECRET, database_url=url,
                              redis_url=redis_url, queue_prefix=prefix))
 
 
@@ -147,7 +147,7 @@ def store_deliveries(url: str, events: Events) -> list[int]:
 
 def start_workers(n: int, url: str, prefix: str, logdir: Path) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "REGULARS_QUEUE_PREFIX": prefix,
-           "REGULARS_ENV": "test", "SHOPIFY_API_KEY": "bench-key", "SHOPIFY_API_SECRET": SECRET}
+           "REGULARS_ENV": "development", "SHOPIFY_API_KEY": "bench-key", "SHOPIFY_API_SECRET": SECRET}
     procs = []
     for i in range(n):
         log = open(logdir / f"worker{i}.log", "ab")  # noqa: SIM115 - the child owns it

@@ -35,7 +35,7 @@ def main() -> None:
         if not exists:
             seed(db, args.members, 2000)
         os.environ.update(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-                          SHOPIFY_API_SECRET=SECRET, REGULARS_ENV="test")
+                          SHOPIFY_API_SECRET=SECRET, REGULARS_ENV="development")
         os.environ.pop("REDIS_URL", None)
         from urllib.parse import urlencode
 

@@ -43,7 +43,7 @@ def free_port() -> int:
 
 def seed(db: str, members: int, entries: int) -> None:
     env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-           "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "test"}
+           "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "development"}
     subprocess.run([sys.executable, "-c", "from app import create_app\nfrom flask_migrate import upgrade\n"
                     "a=create_app()\nwith a.app_context(): upgrade(revision='heads')"], env=env, check=True,
                    capture_output=True)
@@ -152,7 +152,7 @@ def main() -> None:
         print(f"seeded {args.members:,} members, {args.entries:,} entries for the member in "
               f"{time.perf_counter() - t0:.1f}s")
         env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-               "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "test"}
+               "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "development"}
         env.pop("REDIS_URL", None)
         app_port, bare_port = free_port(), free_port()
         gunicorn_args = ["-k", args.worker_class, "-w", str(args.workers)]

@@ -73,9 +73,12 @@ def admin_page(pg_url: str) -> Any:
     with LiveServer(app) as live, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.route("https://cdn.shopify.com/shopifycloud/app-bridge.js",
+        # Shopify's CDN, answered locally: App Bridge by the stand-in, and what the page's Link header (shopify_app's
+        # preload of app-bridge.js and polaris.js) asks for by an empty script.
+        page.route("https://cdn.shopify.com/**",
                    lambda route: route.fulfill(status=200, content_type="application/javascript",
-                                               body=APP_BRIDGE_STANDIN % token))
+                                               body=APP_BRIDGE_STANDIN % token
+                                               if route.request.url.endswith("/app-bridge.js") else ""))
         page.goto(f"{live.url}/?shop={SHOP}&host=YWRtaW4&embedded=1&id_token={token}")
         page.regulars_app = app
         yield page

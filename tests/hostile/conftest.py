@@ -1,7 +1,9 @@
 """Hostile-input fixtures: two installed shops with members and points, a fingerprint of every table, forgers.
 
-Shopify is pointed at a closed loopback port, so nothing a hostile request provokes can leave the machine
-(a token exchange would fail fast instead of calling the real Shopify).
+Every module runs on PostgreSQL and on SQLite (the `hostile` fixture is parametrized by backend), with the
+app under production rules (REGULARS_ENV unset), as an attacker would meet it. Shopify is pointed at a closed
+loopback port, so nothing a hostile request provokes can leave the machine (a token exchange would fail fast
+instead of calling the real Shopify).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
-from sqlalchemy import text
+from flask_migrate import upgrade
+from sqlalchemy import inspect, text
 
 from app import create_app
 from app.extensions import db
 from tests.conftest import TEST_KEY, TEST_SECRET, free_port, make_config, truncate_all
+
+BACKENDS = ("postgresql", "sqlite")
 
 ALPHA = "alpha.myshopify.com"
 BETA = "beta.myshopify.com"
@@ -86,36 +91,60 @@ def _seed() -> World:
 
 
 def fingerprint() -> dict[str, str]:
-    """An md5 of every table's rows (volatile columns left out): any insert, update or delete changes it."""
+    """A digest of every table's rows (volatile columns left out), on either backend: any insert, update or
+    delete changes it, so row counts and balances included."""
     conn = db.session.connection()
-    tables = [r[0] for r in conn.execute(text(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]
     out = {}
-    for table in tables:
-        cols = [r[0] for r in conn.execute(text(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = :t "
-            "ORDER BY ordinal_position"), {"t": table}) if r[0] not in VOLATILE_COLUMNS]
-        row = ", ".join(f'"{c}"' for c in cols)
-        digest = conn.execute(text(
-            f'SELECT count(*) || \':\' || coalesce(md5(string_agg(r::text, \'|\' ORDER BY r::text)), \'\') '
-            f'FROM (SELECT {row} FROM "{table}") r')).scalar_one()
-        out[table] = str(digest)
+    for table, select_all in _selects(conn):
+        rows = conn.execute(text(select_all)).all()
+        digest = hashlib.md5("|".join(sorted(repr(tuple(r)) for r in rows)).encode()).hexdigest()
+        out[table] = f"{len(rows)}:{digest}"
     db.session.rollback()
     return out
 
 
-@pytest.fixture(scope="module")
-def hostile(pg_url: str) -> Iterator[tuple[Any, World]]:
-    """The app on the migrated database with the two shops seeded once for the module."""
-    truncate_all(pg_url)
-    app = create_app(make_config(database_url=pg_url, shopify_api_origin=f"http://127.0.0.1:{free_port()}"))
+_SELECTS: dict[str, list[tuple[str, str]]] = {}
+
+
+def _selects(conn: Any) -> list[tuple[str, str]]:
+    """One SELECT per table (volatile columns left out), read from the schema once per database."""
+    key = str(conn.engine.url)
+    if key not in _SELECTS:
+        insp = inspect(conn)
+        _SELECTS[key] = [
+            (table, "SELECT " + ", ".join(f'"{c["name"]}"' for c in insp.get_columns(table)
+                                          if c["name"] not in VOLATILE_COLUMNS) + f' FROM "{table}"')
+            for table in sorted(insp.get_table_names())]
+    return _SELECTS[key]
+
+
+def _migrated_url(request: Any, tmp_path_factory: Any, backend: str) -> str:
+    if backend == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        truncate_all(url)
+        return url
+    url = f"sqlite:///{tmp_path_factory.mktemp('hostile')}/regulars.db"
+    app = create_app(make_config(database_url=url))
+    with app.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def hostile(request: Any, tmp_path_factory: Any) -> Iterator[tuple[Any, World]]:
+    """The app (production rules) on a migrated database of each backend, the two shops seeded once a module."""
+    url = _migrated_url(request, tmp_path_factory, request.param)
+    app = create_app(make_config(env="production", database_url=url,
+                                 shopify_api_origin=f"http://127.0.0.1:{free_port()}"))
     with app.app_context():
         world = _seed()
     yield app, world
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    truncate_all(pg_url)
+    if request.param == "postgresql":
+        truncate_all(url)
 
 
 # Written by an authenticated merchant's reads, by design: the audit trail of data exports and the

@@ -40,7 +40,7 @@ def rq_env(pg_url, redis_url):
 def _worker(app, prefix, *, burst=True):
     cfg = app.config["REGULARS"]
     env = {**os.environ, "DATABASE_URL": cfg.database_url, "REDIS_URL": cfg.redis_url,
-           "REGULARS_QUEUE_PREFIX": prefix, "REGULARS_ENV": "test",
+           "REGULARS_QUEUE_PREFIX": prefix, "REGULARS_ENV": "development",
            "SHOPIFY_API_KEY": cfg.api_key, "SHOPIFY_API_SECRET": cfg.api_secret}
     args = [sys.executable, "-m", "rq.cli", "worker", "--url", cfg.redis_url, f"{prefix}webhooks"]
     if burst:

@@ -12,7 +12,7 @@ async function api(path, opts = {}) {
     headers: { Authorization: `Bearer ${token}`, ...(opts.body ? { "Content-Type": "application/json" } : {}) },
   });
   const body = res.headers.get("Content-Type")?.includes("json") ? await res.json() : await res.text();
-  if (!res.ok) throw Object.assign(new Error(body?.error?.message || res.statusText), { fields: body?.error?.fields || {} });
+  if (!res.ok) throw Object.assign(new Error(body?.error?.message || res.statusText), { code: body?.error?.code, fields: body?.error?.fields || {} });
   return body;
 }
 const send = (path, method, data) => api(path, { method, body: JSON.stringify(data ?? {}) });
@@ -214,8 +214,22 @@ async function member(customerId) {
   const form = document.getElementById("adjust");
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    const path = `/api/admin/members/${encodeURIComponent(customerId)}/adjustments`;
+    const data = { ...formData(form), idempotency_key: crypto.randomUUID() };
+    // Taking the balance below zero needs the merchant's say-so (the API refuses it without allow_negative).
+    const ask = (detail) => confirm(`This takes ${m.name}'s balance below zero (${detail}). Adjust anyway?`);
     try {
-      await send(`/api/admin/members/${encodeURIComponent(customerId)}/adjustments`, "POST", formData(form));
+      if (data.points < 0 && m.points_available + data.points < 0) {
+        if (!ask(`to ${m.points_available + data.points} points`)) return;
+        data.allow_negative = true;
+      }
+      try {
+        await send(path, "POST", data);
+      } catch (err) {
+        // The balance changed since the page was drawn: asked now, then sent again with the say-so.
+        if (err.code !== "negative_balance" || !ask(err.fields.points || "the balance changed")) throw err;
+        await send(path, "POST", { ...data, allow_negative: true });
+      }
       toast("Points adjusted");
       await member(customerId);
     } catch (err) { showErrors(form, err); }
