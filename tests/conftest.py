@@ -118,11 +118,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _not_ready(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"not ready"]
+
+
 class LiveServer:
-    def __init__(self, wsgi_app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.server = make_server("127.0.0.1", self.port, wsgi_app, threaded=True)
+    """A threaded WSGI server on loopback. Without a port it binds port 0 at once and keeps that socket, so
+    the port is known before the app is built (its APP_URL) and no other process can take it meanwhile
+    (free_port() then bind leaves a window in which the stand-in or another test run gets the same port)."""
+
+    def __init__(self, wsgi_app: Any = None, port: int | None = None) -> None:
+        self.server = make_server("127.0.0.1", port or 0, wsgi_app or _not_ready, threaded=True)
+        self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def serve(self, wsgi_app: Any) -> LiveServer:
+        self.server.app = wsgi_app
+        return self
 
     @property
     def url(self) -> str:
@@ -142,12 +155,12 @@ def devstore_env(pg_url: str) -> Iterator[dict[str, Any]]:
     """The stand-in Shopify and the app, each on its own port, wired as in production but for the origin."""
     from devstore import DevStore, serve_in_thread
 
-    app_port = free_port()
-    app_url = f"http://127.0.0.1:{app_port}"
+    live_server = LiveServer()
+    app_url = live_server.url
     store = DevStore(api_key=TEST_KEY, api_secret=TEST_SECRET, app_url=app_url)
     server, thread, store_url = serve_in_thread(store, "127.0.0.1", 0)
     app = create_app(make_config(database_url=pg_url, shopify_api_origin=store_url, app_url=app_url))
-    with LiveServer(app, app_port) as live:
+    with live_server.serve(app) as live:
         yield {"app": app, "store": store, "store_url": store_url, "app_url": live.url}
     server.shutdown()
     with app.app_context():

@@ -63,7 +63,7 @@ def sentry_server() -> Iterator[_Envelopes]:
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("REGULARS_", "SHOPIFY_", "SENTRY_"))}
-    base.update({"REGULARS_ENV": "test", "DATABASE_URL": "sqlite:///:memory:", **env})
+    base.update({"REGULARS_ENV": "development", "DATABASE_URL": "sqlite:///:memory:", **env})
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True,
                           timeout=60)
 
@@ -118,8 +118,8 @@ def test_a_malformed_sentry_dsn_stops_the_app_at_start_up(dsn):
     from app.config import Config, ConfigError
 
     with pytest.raises(ConfigError, match="SENTRY_DSN"):
-        Config.from_env({"SENTRY_DSN": dsn})
-    assert Config.from_env({"SENTRY_DSN": "https://k3y@o1.ingest.sentry.io/42"}).sentry_dsn is not None
+        Config.from_env({"REGULARS_ENV": "development", "SENTRY_DSN": dsn})
+    assert Config.from_env({"REGULARS_ENV": "development", "SENTRY_DSN": "https://k3y@o1.ingest.sentry.io/42"}).sentry_dsn is not None
 
 
 def test_an_exception_leaving_a_job_reaches_sentry_before_rq_takes_it(sentry_server):

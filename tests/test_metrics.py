@@ -227,6 +227,6 @@ def test_on_sqlite_with_jobs_in_process_the_database_figures_come_alone(tmp_path
 @pytest.mark.parametrize("token", ["short", "has a space in it somewhere", "x" * 513])
 def test_a_weak_or_malformed_metrics_token_stops_the_app_at_start_up(token):
     with pytest.raises(ConfigError, match="REGULARS_METRICS_TOKEN"):
-        Config.from_env({"REGULARS_METRICS_TOKEN": token})
-    assert Config.from_env({"REGULARS_METRICS_TOKEN": "  " + TOKEN + " "}).metrics_token == TOKEN
-    assert Config.from_env({"REGULARS_METRICS_TOKEN": ""}).metrics_token is None
+        Config.from_env({"REGULARS_ENV": "development", "REGULARS_METRICS_TOKEN": token})
+    assert Config.from_env({"REGULARS_ENV": "development", "REGULARS_METRICS_TOKEN": "  " + TOKEN + " "}).metrics_token == TOKEN
+    assert Config.from_env({"REGULARS_ENV": "development", "REGULARS_METRICS_TOKEN": ""}).metrics_token is None

@@ -270,7 +270,7 @@ def test_finding4_https_links_are_kept_and_a_stored_javascript_link_is_never_ren
         shop.updated_at = utcnow()  # the widget's catalogue cache key moves with the shop row
         db.session.commit()
         db.session.remove()
-    from app.proxy import catalogue
+    from app.services import catalogue
 
     catalogue.clear()
     html = client.get(f"/proxy/widget?{proxy_query(ALPHA, customer=world.alpha_customers[0])}").get_data(as_text=True)
