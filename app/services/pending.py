@@ -41,11 +41,25 @@ def release_order(order_ref_id: int, now: datetime | None = None) -> int:
     key = rules.pending_release_key(rules.order_change_key(row.order_id, version))
     common: dict[str, Any] = dict(kind=rules.PENDING_RELEASED, source=rules.SOURCE_ORDER, source_id=str(row.order_id),
                   order_ref_id=row.id, reason=f"Order {row.name or row.order_id}: pending period over",
-                  snapshot={"released": n, "release_at": row.points_release_at.isoformat()}, now=now)
+                  snapshot={"released": n, "release_at": row.points_release_at.isoformat()}, now=now,
+                  # Spendable from the end of the period, whenever the release is recorded.
+                  occurred_at=row.points_release_at)
     post_entry(member, points=-n, status=rules.PENDING, idempotency_key=f"{key}:pending", **common)
     post_entry(member, points=n, status=rules.AVAILABLE, idempotency_key=key, emit="pending_released",
                emit_payload={"order_id": str(row.order_id), "order_name": row.name}, **common)
     row.points_pending = 0
+    return n
+
+
+def release_order_now(order_ref_id: int) -> int:
+    """The timer's entry (app.services.due "release-order"): one order's pending points, if due. Commits.
+    (The member is flagged for the write-back by post_entry; the minute's write-back sends it.)"""
+    try:
+        n = release_order(order_ref_id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
     return n
 
 
