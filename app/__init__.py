@@ -37,11 +37,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO if not cfg.production else logging.WARNING)
 
     from app import db_setup, jobs, shopify, webhooks
-    from app.jobs import due as due_jobs
-    from app.jobs import schedule as job_schedule
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
+    from app.jobs import due as due_jobs
+    from app.jobs import schedule as job_schedule
 
     db_setup.init_app(app)
     shopify.init_app(app)

@@ -5,8 +5,8 @@ schedule (the sweeps that `rq cron` runs when Redis is there).
 Serialised on purpose: SQLite has one writer at a time, and two in-process drains (or a drain and a
 rollup rebuild) side by side only wait on each other's write lock. A request thread never waits long for
 another's job: a drain it asks for while one is running is left to whoever holds the lock (or the
-runner), and a drain it runs itself stops after DRAIN_BUDGET, handing the rest to the runner, so a burst
-of webhooks is answered at once and processed right behind.
+runner) after DRAIN_WAIT, and a drain it runs itself stops after DRAIN_BUDGET, handing the rest on, so a burst
+of webhooks is answered within seconds and processed right behind.
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 
 # A caller waits at most this long for the job running in another thread, then hands its own to the runner.
 LOCK_WAIT = 5.0
-# Seconds of draining a request thread does before leaving the rest to the runner thread.
+# A webhook's request waits at most this long for a running job (usually a sweep of the schedule, or
+# another request's drain) before leaving its delivery to whoever drains next, and drains for at most
+# DRAIN_BUDGET itself: stored deliveries are processed right after their commit when the app is not busy,
+# and a busy one still answers Shopify well within its 5 s.
+DRAIN_WAIT = 2.0
 DRAIN_BUDGET = 1.0
 # The runner looks at the (movable) clock at least this often while timers or a schedule are pending.
 TICK = 0.25
@@ -132,13 +136,13 @@ class InProcess:
         runner().wake()
 
     def request_drain(self, drain: Drain) -> None:
-        """Makes sure `drain` runs after this moment: here and now when no job is running (within
-        DRAIN_BUDGET), else by the thread running one when it is done, else by the runner."""
+        """Makes sure `drain` runs after this moment: here, once the job running (if any) is done, within
+        DRAIN_WAIT and DRAIN_BUDGET; else by whoever holds the lock next, or the runner."""
         with self._guard:
             self._drain = drain
         if self._in_job():
             return  # this thread's job loop takes it next
-        if not self._lock.acquire(blocking=False):
+        if not self._lock.acquire(timeout=DRAIN_WAIT):
             runner().wake()
             return
         try:
