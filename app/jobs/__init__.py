@@ -10,18 +10,19 @@ in-process runner's timers; the schedule's sweeps stay the safety net either way
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
 from app import clock
-from app.jobs.inprocess import Call, InProcess
+from app.jobs.inprocess import LOCK_WAIT, Call, InProcess
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class Jobs:
         """
         if self.in_process:
             assert self.inprocess is not None
-            self.inprocess.run(Call(func, args, kw, job_id))
+            # The write-back coalesces every pending change in one run: when a job is running, the runner
+            # does it next rather than this request waiting (it is due "within a minute", not now).
+            self.inprocess.run(Call(func, args, kw, job_id), wait=0 if queue == "sync" else LOCK_WAIT)
             return True
         try:
             self.queue(queue).enqueue(func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400, **kw)
@@ -98,8 +101,10 @@ class Jobs:
             if delay.total_seconds() <= 0:
                 q.enqueue(func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400)
             else:
-                # RQ's scheduler runs on real time: the delay is what the app clock says is left.
-                q.enqueue_in(delay, func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400)
+                # RQ's scheduler runs on real time (the delay is what the app clock says is left) and keeps
+                # whole seconds, truncated: rounded up and a second more, the job never runs early.
+                late = timedelta(seconds=math.ceil(delay.total_seconds()) + 1)
+                q.enqueue_in(late, func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400)
             return True
         except Exception as exc:
             log.warning("could not schedule %s on %s: %s", getattr(func, "__name__", func), queue, exc)

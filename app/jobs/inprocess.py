@@ -104,13 +104,15 @@ class InProcess:
 
     # --- what Jobs calls -------------------------------------------------------------------------------
 
-    def run(self, call: Call) -> None:
-        """Runs `call` now in this thread (after the job this thread is running, if any), one job at a time."""
+    def run(self, call: Call, *, wait: float = LOCK_WAIT) -> None:
+        """Runs `call` now in this thread (after the job this thread is running, if any), one job at a time.
+        When another thread's job is still running after `wait` seconds, the runner runs it instead."""
         if self._in_job():
             self._local.later.append(call)
             return
-        if not self._lock.acquire(timeout=LOCK_WAIT):
-            log.info("in-process job %s handed to the runner: another job is still running", call.name)
+        got = self._lock.acquire(timeout=wait) if wait > 0 else self._lock.acquire(blocking=False)
+        if not got:
+            log.debug("in-process job %s handed to the runner: another job is running", call.name)
             self.submit(call)
             return
         try:
@@ -120,9 +122,10 @@ class InProcess:
         self._wake_if_drain_left()
 
     def submit(self, call: Call) -> None:
-        """Runs `call` on the runner thread, as soon as it can."""
+        """Runs `call` on the runner thread, as soon as it can (once, if the same call is already waiting)."""
         with self._guard:
-            self._queue.append(call)
+            if not any(q.func is call.func and q.args == call.args and q.kwargs == call.kwargs for q in self._queue):
+                self._queue.append(call)
         runner().wake()
 
     def at(self, due: datetime, call: Call) -> None:
