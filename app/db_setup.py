@@ -5,6 +5,7 @@ read transaction: that upgrade fails at once with "database is locked", whatever
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from flask import Flask
@@ -64,15 +65,73 @@ def sqlite_fixups(engine: Any) -> None:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.close()
 
+    writers = _WriterQueue()
+
     @event.listens_for(engine, "before_cursor_execute")
     def _begin_on_first_write(conn: Any, cursor: Any, statement: str, _params: Any, context: Any,
                               _many: bool) -> None:
-        # An AUTOCOMMIT connection (the webhook receiver's one-statement insert) stays without a
-        # transaction: the statement is its own, and waits for the lock like any other.
-        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            return
         dbapi_conn = conn.connection.dbapi_connection
-        if dbapi_conn is None or dbapi_conn.in_transaction:
+        if dbapi_conn is None:
+            return
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # An AUTOCOMMIT connection (the webhook receiver's one-statement insert) stays without a
+            # transaction: the statement is its own, and queues for the lock like any other writer.
+            if _writes(statement, context):
+                writers.enter(dbapi_conn)
+            return
+        if dbapi_conn.in_transaction:
             return
         if _writes(statement, context):
+            writers.enter(dbapi_conn)
             cursor.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _autocommit_done(conn: Any, _cursor: Any, _statement: str, _params: Any, _context: Any,
+                         _many: bool) -> None:
+        dbapi_conn = conn.connection.dbapi_connection
+        if dbapi_conn is not None and not dbapi_conn.in_transaction:
+            writers.leave(dbapi_conn)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(ctx: Any) -> None:
+        dbapi_conn = getattr(ctx.connection, "connection", None) if ctx.connection is not None else None
+        raw = getattr(dbapi_conn, "dbapi_connection", None)
+        if raw is not None and not raw.in_transaction:
+            writers.leave(raw)
+
+    # The end of a write transaction (commit, rollback, or the pool's reset) lets the next writer in.
+    dialect = engine.dialect
+    for name in ("do_commit", "do_rollback"):
+        original = getattr(dialect, name)
+
+        def ended(dbapi_conn: Any, _original: Any = original) -> None:
+            try:
+                _original(dbapi_conn)
+            finally:
+                # Called with the pool's proxy of the connection; the writer entered with the connection itself.
+                writers.leave(getattr(dbapi_conn, "dbapi_connection", dbapi_conn))
+
+        setattr(dialect, name, ended)
+
+
+class _WriterQueue:
+    """The writers of one process wait for each other here, woken the moment the lock is free, instead of in
+    SQLite's busy handler, which polls with sleeps growing to 100 ms: under a burst a waiting writer could
+    lose every race for seconds. SQLite's own lock (and its busy timeout) still orders other processes.
+    A thread that already writes on another connection (never done here) would wait at most the busy
+    timeout, as SQLite would make it wait anyway."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None  # id() of the DBAPI connection inside
+
+    def enter(self, dbapi_conn: Any) -> None:
+        if self._holder == id(dbapi_conn):
+            return
+        if self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            self._holder = id(dbapi_conn)
+
+    def leave(self, dbapi_conn: Any) -> None:
+        if self._holder == id(dbapi_conn):
+            self._holder = None
+            self._lock.release()

@@ -31,7 +31,7 @@ _EXT = "regulars.jobs"
 
 
 # Deliveries per in-process drain step: a request thread checks its time budget between steps.
-INPROCESS_DRAIN_STEP = 10
+INPROCESS_DRAIN_STEP = 5
 
 
 class Jobs:

@@ -34,8 +34,8 @@ LOCK_WAIT = 5.0
 # another request's drain) before leaving its delivery to whoever drains next, and drains for at most
 # DRAIN_BUDGET itself: stored deliveries are processed right after their commit when the app is not busy,
 # and a busy one still answers Shopify well within its 5 s.
-DRAIN_WAIT = 2.0
-DRAIN_BUDGET = 1.0
+DRAIN_WAIT = 0.5
+DRAIN_BUDGET = 0.5
 # The runner looks at the (movable) clock at least this often while timers or a schedule are pending.
 TICK = 0.25
 
@@ -173,7 +173,13 @@ class InProcess:
     def pending(self) -> dict[str, int]:
         """What is waiting (for tests and the demo's curiosity)."""
         with self._guard:
-            return {"queued": len(self._queue), "timers": len(self._timers), "drain": int(self._drain is not None)}
+            return {"queued": len(self._queue), "timers": len(self._timers), "drain": int(self._drain is not None),
+                    "running": int(self._lock.locked())}
+
+    def busy(self) -> bool:
+        """Whether a job is running or waiting to run now (timers for later do not count)."""
+        with self._guard:
+            return self._lock.locked() or bool(self._queue) or self._drain is not None
 
     # --- the runner's side -------------------------------------------------------------------------------
 

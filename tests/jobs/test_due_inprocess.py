@@ -92,7 +92,11 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
         shop.settings = {"signup_points": 100, "pending_days": 14}
         db.session.commit()
         shop_id = shop.id
-    assert jobs_for(app).inprocess.start_schedule()
+    inprocess = jobs_for(app).inprocess
+    assert inprocess.start_schedule()
+    deadline = time.monotonic() + 30
+    while inprocess.busy() and time.monotonic() < deadline:  # the start-up sweeps, as after an app starts
+        time.sleep(0.05)
     try:
         yield Embedded(app, shop_id)
     finally:
