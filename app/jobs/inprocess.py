@@ -94,6 +94,7 @@ class InProcess:
         self._queue: deque[Call] = deque()
         self._timers: list[tuple[datetime, int, Call]] = []
         self._timer_keys: set[str] = set()
+        self._running: set[str] = set()  # ids of the jobs running now
         self._seq = itertools.count()
         self._drain: Drain | None = None
         self._periodic = list(periodic) if clockwork else []
@@ -110,6 +111,8 @@ class InProcess:
         if self._in_job():
             self._local.later.append(call)
             return
+        if call.key is not None and self._known(call.key):
+            return  # the same job (by its id) is running or waiting right now: it does this one's work
         got = self._lock.acquire(timeout=wait) if wait > 0 else self._lock.acquire(blocking=False)
         if not got:
             log.debug("in-process job %s handed to the runner: another job is running", call.name)
@@ -249,12 +252,23 @@ class InProcess:
         finally:
             self._local.depth = 0
 
+    def _known(self, key: str) -> bool:
+        with self._guard:
+            return key in self._running or any(q.key == key for q in self._queue)
+
     def _invoke(self, call: Call) -> None:
+        if call.key is not None:
+            with self._guard:
+                self._running.add(call.key)
         try:
             call()
         except Exception:
             # A job's failure is the job's: logged as a worker would, never the caller's (which committed).
             log.exception("in-process job %s failed", call.name)
+        finally:
+            if call.key is not None:
+                with self._guard:
+                    self._running.discard(call.key)
 
     def _wake_if_drain_left(self) -> None:
         with self._guard:

@@ -124,3 +124,31 @@ def test_without_clockwork_nothing_fires_behind_a_tests_back() -> None:
     inprocess.at(clock.now() - timedelta(seconds=1), Call(fired.append, (1,)))
     time.sleep(0.6)
     assert fired == []
+
+
+def test_a_job_already_running_under_its_id_is_not_run_again_behind_it(app: Any) -> None:
+    """Four dashboard calls asking for the same rollup rebuild at once: one rebuild, not four in a row."""
+    jobs = jobs_for(app)
+    started, release, runs = threading.Event(), threading.Event(), []
+
+    def rebuild() -> None:
+        runs.append(1)
+        started.set()
+        release.wait(10)
+
+    def ask() -> None:
+        with app.app_context():
+            jobs.enqueue("bulk", rebuild, job_id="analytics-rebuild-1")
+
+    first = threading.Thread(target=ask)
+    first.start()
+    assert started.wait(10)
+    others = [threading.Thread(target=ask) for _ in range(3)]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join(10)
+    assert not any(t.is_alive() for t in others)  # they did not wait for it either
+    release.set()
+    first.join(10)
+    assert runs == [1]
