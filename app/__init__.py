@@ -43,11 +43,15 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
+    from app.jobs import due as due_jobs
+    from app.jobs import schedule as job_schedule
 
     inputs.init_app(app)
     db_setup.init_app(app)
     shopify.init_app(app)
     jobs.init_app(app)
+    job_schedule.init_app(app)
+    due_jobs.init_app(app)
     webhooks.init_app(app)
     ext.init_app(app)
     auth_init(app)

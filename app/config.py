@@ -41,6 +41,10 @@ class Config:
     queue_prefix: str = ""
     drain_slots: int = 2
     delivery_max_attempts: int = 5
+    # Without Redis: whether this process runs the schedule and fires work due later itself (what `rq cron`
+    # and `rq worker --with-scheduler` do with Redis). None = yes, except under env "test" (tests that drive
+    # time through `now` arguments; the tests about the schedule turn it on).
+    in_process_schedule: bool | None = None
 
     @property
     def production(self) -> bool:

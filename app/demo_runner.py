@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from app.extensions import db
-from app.models import Member, Order, WebhookDelivery
+from app.models import Member, Order, Tier, WebhookDelivery
 
 DEMO_SHOP = "regulars-demo.myshopify.com"
 FIRST = ["Ana", "Bogdan", "Chloé", "Dimitra", "Eleni", "Farid", "Grace", "Hiro", "Ioana", "Jun", "Kanya", "Liam",
@@ -61,34 +62,74 @@ def _apply_program_defaults(app: Flask) -> None:
 
 
 def _seed(store: Any, rng: random.Random) -> list[dict[str, Any]]:
-    """Customers and a year of orders, refunds and a cancellation, each sent as Shopify would send it."""
-    now = datetime.now(UTC)
-    customers = []
+    """A year of the shop's life, sent in the order it happened: accounts, orders (each after its customer's
+    account), refunds a few days after their order and one cancellation. The stand-in's clock is moved to each
+    moment first, so every payload and webhook says when it happened, as Shopify's would; the app records
+    them now and dates each ledger entry, tier change and cohort by when it happened."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    plan: list[tuple[datetime, int, str, Any]] = []  # (when, tie-break, what, details)
+    seq = iter(range(10**6))
     for i in range(24):
-        first, last = FIRST[i], LAST[i % len(LAST)]
-        created = now - timedelta(days=rng.randint(40, 400))
-        customers.append(store.create_customer(DEMO_SHOP, f"{first.lower()}.{last.lower()}@example.com", first,
-                                               last, created_at=created.isoformat()))
-    orders = []
-    for c in customers:
+        created = now - timedelta(days=rng.randint(40, 400), hours=rng.randint(0, 23))
+        plan.append((created, next(seq), "customer", i))
         for _ in range(rng.choice([1, 1, 2, 2, 3, 4, 6])):
             lines = []
             for title, price in rng.sample(PRODUCTS, k=rng.randint(1, 3)):
                 lines.append({"title": title, "price": price, "quantity": rng.randint(1, 2),
                               "gift_card": title == "Gift card"})
-            when = now - timedelta(days=rng.randint(0, 360), hours=rng.randint(0, 23))
-            orders.append(store.create_order(DEMO_SHOP, c["id"], lines, shipping="5.00", tax="0.00",
-                                             browser_ip=f"203.0.113.{rng.randint(1, 250)}",
-                                             created_at=when.isoformat()))
-    for o in rng.sample(orders, k=max(1, len(orders) // 10)):
-        store.refund(DEMO_SHOP, o["id"], [{"line_item_id": o["line_items"][0]["id"], "quantity": 1}])
-    store.cancel_order(DEMO_SHOP, rng.choice(orders)["id"], "customer")
-    return customers
+            span = int((now - created).total_seconds()) - 3600
+            when = created + timedelta(seconds=rng.randint(3600, max(span, 3601)))
+            plan.append((when, next(seq), "order", (i, lines, f"203.0.113.{rng.randint(1, 250)}")))
+    order_plans = [p for p in plan if p[2] == "order"]
+    cancelled = rng.choice(order_plans)
+    plan.append((min(cancelled[0] + timedelta(days=1), now - timedelta(minutes=4)), next(seq), "cancel",
+                 id(cancelled[3])))
+    others = [p for p in order_plans if p is not cancelled]
+    for when, _, _, details in rng.sample(others, k=max(1, len(order_plans) // 10)):
+        plan.append((min(when + timedelta(days=rng.randint(1, 20)), now - timedelta(minutes=5)), next(seq),
+                     "refund", id(details)))
+
+    customers: dict[int, dict[str, Any]] = {}
+    orders: dict[int, dict[str, Any]] = {}  # id(plan details) → the order payload
+    try:
+        for when, _, what, details in sorted(plan, key=lambda p: (p[0], p[1])):
+            store.advance((when - store.now()).total_seconds())
+            if what == "customer":
+                first, last = FIRST[details], LAST[details % len(LAST)]
+                customers[details] = store.create_customer(
+                    DEMO_SHOP, f"{first.lower()}.{last.lower()}@example.com", first, last, created_at=when.isoformat())
+            elif what == "order":
+                who, lines, ip = details
+                orders[id(details)] = store.create_order(DEMO_SHOP, customers[who]["id"], lines, shipping="5.00",
+                                                         tax="0.00", browser_ip=ip, created_at=when.isoformat())
+            elif what == "refund":
+                o = orders[details]
+                store.refund(DEMO_SHOP, o["id"], [{"line_item_id": o["line_items"][0]["id"], "quantity": 1}])
+            else:
+                store.cancel_order(DEMO_SHOP, orders[details]["id"], "customer")
+    finally:
+        # Back to today: the stand-in's clock runs with the app's again.
+        store.advance((datetime.now(UTC) - store.now()).total_seconds())
+    return [customers[i] for i in sorted(customers)]
+
+
+def _wait_until_processed(timeout: float = 60.0) -> None:
+    """Deliveries handed to the in-process runner under the seeding burst: done before the figures are read."""
+    from app.services.deliveries import pending_count
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = pending_count(due_only=True)
+        db.session.rollback()
+        if not waiting:
+            return
+        time.sleep(0.2)
 
 
 def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
     devstore = _devstore()
     DevStore, serve_in_thread = devstore.DevStore, devstore.serve_in_thread
+    from devstore.storefront import storefront_url
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     # The development secret is short by design; PyJWT's key-length advice is noise here.
@@ -117,26 +158,40 @@ def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
     _install(app)
     _apply_program_defaults(app)
     customers = _seed(store, random.Random(7))
+    _wait_until_processed()
     db.session.remove()
     processed = db.session.execute(select(func.count()).select_from(WebhookDelivery)
                                    .where(WebhookDelivery.status == "processed")).scalar_one()
     members = db.session.execute(select(func.count()).select_from(Member)).scalar_one()
     orders = db.session.execute(select(func.count()).select_from(Order)).scalar_one()
-    top = db.session.execute(select(Member).order_by(Member.points_available.desc()).limit(1)).scalar_one_or_none()
+    ranked = list(db.session.execute(
+        select(Member).where(Member.enrolled_at.is_not(None))
+        .order_by(Member.points_available.desc(), Member.customer_id)).scalars())
+    tier_names = {t.id: t.name for t in db.session.execute(select(Tier)).scalars()}
+    top = ranked[0] if ranked else None
     who = top.customer_id if top else customers[0]["id"]
     code = top.referral_code if top and top.referral_code else None
-    handle = DEMO_SHOP.removesuffix(".myshopify.com")
+    shopfront = storefront_url(store_url, DEMO_SHOP)
 
     admin_url = f"{cfg.app_url}/dev/login?shop={DEMO_SHOP}"
     click.echo("")
-    click.echo(f"Seeded {members} members and {orders} orders; {processed} webhook deliveries processed.")
+    click.echo(f"Seeded {members} members and {orders} orders; {processed} webhook deliveries processed "
+               "(a year of the shop, dated as it happened).")
     click.echo("")
     click.echo(f"  Admin (dev sign-in):        {admin_url}")
-    click.echo(f"  Widget, signed-in member:   {store_url}/store/{handle}/account?as={who}")
-    click.echo(f"  Widget, visitor:            {store_url}/store/{handle}/account?as=")
+    click.echo(f"  Widget, signed-in member:   {shopfront}/account?as={who}")
+    click.echo(f"  Widget in Thai:             {shopfront}/th/account?as={who}")
+    click.echo(f"  Widget, visitor:            {shopfront}/account?as=")
     if code:
-        click.echo(f"  Referral landing page:      {store_url}/store/{handle}/apps/regulars/r/{code}")
+        click.echo(f"  Referral landing page:      {shopfront}/apps/regulars/r/{code}")
     click.echo(f"  Health:                     {cfg.app_url}/healthz")
+    click.echo("")
+    click.echo("  Members to sign in as (?as=<customer id> on any storefront page), most points first:")
+    for m in ranked[:6]:
+        name = f"{m.first_name or ''} {m.last_name or ''}".strip()
+        click.echo(f"    {m.customer_id}  {name:<18} {m.points_available:>6,} points  {tier_names.get(m.tier_id or 0, '—')}")
+    click.echo(f"  The storefront stand-in is {shopfront} (browsers resolve *.localhost to this machine); its")
+    click.echo("  language links (or /el/, /ro/, /th/, /zh-CN/ before /account) choose the widget's language.")
     click.echo("")
     if not serve:
         app_server.shutdown()

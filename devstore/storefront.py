@@ -1,90 +1,207 @@
-"""The storefront side of the stand-in: Shopify's app proxy (/apps/regulars/… → the app's /proxy/…, signed).
+"""The storefront side of the stand-in: each shop's online store on its own origin, with Shopify's app proxy.
 
-Shopify forwards `https://{shop}/apps/regulars/<path>` to `<app>/proxy/<path>`, strips cookies and appends
-a fresh signed query naming the logged-in customer. Here the storefront of shop `demo` lives under
-`/store/demo/`, and `?as=<customer id>` signs the visitor in (remembered in a cookie on the stand-in).
+Shopify serves a shop's storefront at the shop's own origin and forwards `https://{shop}/apps/regulars/<path>`
+to `<app>/proxy/<path>`: cookies stripped (both ways), the shopper's query kept, and a fresh signed query
+appended (`shop`, `logged_in_customer_id`, `path_prefix`, `timestamp`, `signature`). Here a shop's storefront
+is told apart by the Host header, like the Admin API side: `{handle}.localhost:<port>` (browsers resolve
+`*.localhost` to this machine, so `http://regulars-demo.localhost:8765/account` just works) or
+`{handle}.myshopify.com` (a client that sets Host itself). So every URL the widget and the landing page
+build (root-relative `/apps/regulars/…`, `/discount/…`) works unchanged here and in production.
+
+Storefront pages: `/` (home), `/account` (the account page with the theme app extension's block, as its
+Liquid renders it), `/<locale>/…` or `?locale=` for the storefront's language, `/discount/<code>`, `/cart`,
+and the theme extension's assets under `/cdn/assets/`. `?as=<customer id>` on any page signs a customer in
+(`?as=` signs out); it is remembered in a cookie of the stand-in's storefront, which never reaches the app.
 """
 
 from __future__ import annotations
 
+import html
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from flask import Flask, Response, request
+from flask import Flask, Response, redirect, request
 
-from devstore.tokens import app_proxy_query
+from devstore.tokens import app_proxy_query, sign_app_proxy
 
+PROXY_PREFIX = "/apps/regulars"
+CUSTOMER_COOKIE = "devstore_customer"
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "set-cookie"}
+# What a browser may send that Shopify's proxy does not pass on (cookies above all), or that httpx sets itself.
+_DROP_REQUEST_HEADERS = {"host", "cookie", "content-length", "accept-encoding", "connection"}
+THEME_ASSETS = Path(__file__).resolve().parent.parent / "extensions" / "regulars-theme" / "assets"
+LOCALES = {"en": "English", "el": "Ελληνικά", "ro": "Română", "th": "ไทย", "zh-CN": "中文"}
 
-ACCOUNT_PAGE = """<!doctype html>
+_PAGE = """<!doctype html>
 <html lang="{locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>My account · {shop}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:0;background:#f6f6f7}} header{{background:#1a1a1a;color:#fff;padding:14px 24px}}
-main{{max-width:880px;margin:24px auto;padding:0 16px}}</style></head>
-<body><header>{shop} · storefront stand-in · signed in as {who}</header>
-<main><h1>My account</h1><div id="regulars-widget" data-base="{base}">Loading rewards…</div></main>
-<script>
-(async () => {{
-  const box = document.getElementById('regulars-widget');
-  const res = await fetch(box.dataset.base + '/widget?locale={locale}', {{credentials: 'same-origin'}});
-  box.innerHTML = await res.text();
-  // Scripts inserted through innerHTML do not run; re-create them as the theme block's loader does.
-  for (const old of box.querySelectorAll('script')) {{
-    const s = document.createElement('script');
-    for (const a of old.attributes) s.setAttribute(a.name, a.value);
-    s.textContent = old.textContent;
-    old.replaceWith(s);
-  }}
-}})();
-</script></body></html>"""
+<title>{title} · {shop_name}</title>
+<link rel="icon" href="data:,">
+<style>body{{font-family:system-ui,sans-serif;margin:0;background:#f6f6f7;color:#1b1d21}}
+header{{background:#1a1a1a;color:#fff;padding:12px 24px;display:flex;gap:18px;align-items:center;flex-wrap:wrap}}
+header a{{color:#fff}} header nav{{margin-left:auto;display:flex;gap:10px;font-size:.9em}}
+main{{max-width:880px;margin:24px auto;padding:0 16px}}</style>
+{head}</head>
+<body><header><strong>{shop_name}</strong><a href="/">Home</a><a href="{account_href}">Account</a>
+<span data-signed-in>{who}</span>
+<nav aria-label="Language" data-languages>{languages}</nav></header>
+<main>{body}</main>
+</body></html>"""
+
+# The theme app extension's account block (blocks/rewards.liquid) as Shopify renders it.
+_ACCOUNT_BLOCK = """<h1>My account</h1>
+<div class="regulars-host" data-regulars-widget data-base="/apps/regulars" data-locale="{locale}">
+  <p class="regulars-host__loading">Loading…</p>
+  <noscript><a href="/apps/regulars/widget">Rewards</a></noscript>
+</div>"""
+_ACCOUNT_HEAD = """<link rel="stylesheet" href="/cdn/assets/regulars.css">
+<script src="/cdn/assets/regulars-loader.js" defer></script>"""
+
+
+def storefront_url(base_url: str, shop: str) -> str:
+    """The origin of `shop`'s storefront on a stand-in listening at `base_url` (http://host:port)."""
+    handle = shop.removesuffix(".myshopify.com")
+    port = base_url.rsplit(":", 1)[-1].strip("/")
+    return f"http://{handle}.localhost:{port}"
 
 
 def register(app: Flask, store: Any) -> None:
-    client = httpx.Client(timeout=15.0, follow_redirects=False)
+    client = httpx.Client(timeout=30.0, follow_redirects=False)
 
-    def _customer(handle: str) -> str | None:
+    def storefront_shop() -> str | None:
+        """The shop whose storefront this request is for, by Host; None on the stand-in's own address."""
+        host = request.host.split(":")[0].lower()
+        if host.endswith(".localhost"):
+            domain = host.removesuffix(".localhost").rsplit(".", 1)[-1] + ".myshopify.com"
+        elif host.endswith(".myshopify.com"):
+            domain = host
+        else:
+            return None
+        return domain if store.find_shop(domain) is not None else None
+
+    def customer() -> str | None:
         chosen = request.args.get("as")
         if chosen is not None:
-            return chosen or None
-        return request.cookies.get(f"devstore_customer_{handle}")
+            return chosen.strip() or None
+        return request.cookies.get(CUSTOMER_COOKIE) or None
 
-    @app.get("/store/<handle>/account")
-    def storefront_account(handle: str) -> Response:
-        who = _customer(handle)
-        locale = request.args.get("locale", "en")
-        html = ACCOUNT_PAGE.format(shop=f"{handle}.myshopify.com", who=who or "nobody", locale=locale,
-                                   base=f"/store/{handle}/apps/regulars")
-        resp = Response(html, mimetype="text/html")
+    def remember(resp: Response) -> Response:
         if "as" in request.args:
-            resp.set_cookie(f"devstore_customer_{handle}", who or "", samesite="Lax")
+            resp.set_cookie(CUSTOMER_COOKIE, (request.args.get("as") or "").strip(), samesite="Lax", httponly=True)
         return resp
 
-    @app.route("/store/<handle>/apps/regulars/", defaults={"sub": ""}, methods=["GET", "POST"])
-    @app.route("/store/<handle>/apps/regulars/<path:sub>", methods=["GET", "POST"])
-    def storefront_proxy(handle: str, sub: str) -> Response:
-        own = {k: v for k, v in request.args.lists() if k != "as"}
-        params = app_proxy_query(
-            handle, "/apps/regulars", _customer(handle),
-            {k: (v if len(v) > 1 else v[0]) for k, v in own.items()},
-            api_secret=store.api_secret, timestamp=int(time.time()),
-        )
+    def page(shop: str, title: str, body: str, *, locale: str = "en", head: str = "", status: int = 200) -> Response:
+        record = store.shop(shop)
+        who = customer()
+        current = ' aria-current="true"'
+        langs = " ".join(
+            f'<a href="{"" if code == "en" else "/" + code}/account" hreflang="{code}" lang="{code}"'
+            f'{current if code == locale else ""}>{name}</a>' for code, name in LOCALES.items())
+        out = _PAGE.format(locale=locale, title=html.escape(title), shop_name=html.escape(record.get("name") or shop),
+                           head=head, body=body, languages=langs,
+                           account_href="/account" if locale == "en" else f"/{locale}/account",
+                           who=f"Signed in as customer {html.escape(who)}" if who else "Not signed in")
+        return remember(Response(out, status=status, mimetype="text/html"))
+
+    def locale_of(prefix: str | None) -> str:
+        chosen = prefix or request.args.get("locale") or "en"
+        return chosen if chosen in LOCALES else "en"
+
+    # --- pages -------------------------------------------------------------------------------------------
+
+    @app.get("/")
+    def storefront_home() -> Any:
+        shop = storefront_shop()
+        if shop is None:
+            return Response("devstore: open a shop's storefront at http://{handle}.localhost:<port>/", status=404)
+        return page(shop, "Home", '<h1>Welcome</h1><p><a href="/account">Your account and rewards</a></p>')
+
+    @app.get("/account")
+    @app.get("/<any(el, ro, th, \"zh-CN\"):lang>/account")
+    def storefront_account(lang: str | None = None) -> Any:
+        shop = storefront_shop()
+        if shop is None:
+            return Response("not a storefront host", status=404)
+        locale = locale_of(lang)
+        return page(shop, "My account", _ACCOUNT_BLOCK.format(locale=locale), locale=locale, head=_ACCOUNT_HEAD)
+
+    @app.get("/account/login")
+    @app.get("/account/register")
+    @app.get("/cart")
+    def storefront_stub() -> Any:
+        shop = storefront_shop()
+        if shop is None:
+            return Response("not a storefront host", status=404)
+        title = {"/cart": "Cart", "/account/login": "Sign in", "/account/register": "Create account"}[request.path]
+        return page(shop, title, f"<h1>{title}</h1><p>The stand-in storefront has no {title.lower()} page; "
+                                 "sign in with <code>?as=&lt;customer id&gt;</code>.</p>")
+
+    @app.get("/discount/<code>")
+    def storefront_discount(code: str) -> Any:
+        shop = storefront_shop()
+        if shop is None:
+            return Response("not a storefront host", status=404)
+        after = request.args.get("redirect") or "/"
+        after = after if after.startswith("/") and not after.startswith("//") else "/"
+        return page(shop, "Discount", f'<h1>Discount applied</h1><p data-discount="{html.escape(code)}">Code '
+                                      f'<b>{html.escape(code)}</b> is applied to your cart.</p>'
+                                      f'<p><a href="{html.escape(after)}">Continue</a></p>')
+
+    @app.get("/favicon.ico")
+    def storefront_favicon() -> Any:
+        # Every storefront has one; answering keeps browser consoles free of a 404 on every page.
+        return Response(status=204)
+
+    @app.get("/cdn/assets/<name>")
+    def theme_asset(name: str) -> Any:
+        if name not in ("regulars-loader.js", "regulars.css"):
+            return Response("not found", status=404)
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        return Response((THEME_ASSETS / name).read_bytes(), mimetype=kind)
+
+    # --- the app proxy -------------------------------------------------------------------------------------
+
+    @app.route(f"{PROXY_PREFIX}", defaults={"sub": ""}, methods=["GET", "POST"])
+    @app.route(f"{PROXY_PREFIX}/<path:sub>", methods=["GET", "POST"])
+    def app_proxy(sub: str) -> Any:
+        shop = storefront_shop()
+        if shop is None:
+            return Response("not a storefront host", status=404)
+        # The shopper's own parameters as they came (repeats included); Shopify's are appended, so a shopper
+        # who adds one of Shopify's names sends it twice (signed together: values joined by commas).
+        own = {k: list(v) for k, v in request.args.lists()}
+        ours = app_proxy_query(shop, PROXY_PREFIX, customer(), None, api_secret=store.api_secret,
+                               timestamp=int(time.time()))
+        ours.pop("signature")
+        params: dict[str, str | list[str]] = {k: (v if len(v) > 1 else v[0]) for k, v in own.items()}
+        for k, v in ours.items():
+            params[k] = [*own[k], str(v)] if k in own else v
+        params["signature"] = sign_app_proxy(params, store.api_secret)
         url = f"{store.app_url}/proxy/{sub}?{urlencode(params, doseq=True)}"
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in ("host", "cookie", "content-length", "accept-encoding")}
-        upstream = client.request(request.method, url, headers=headers, content=request.get_data())
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST_HEADERS}
+        headers["X-Forwarded-Host"] = request.host
+        try:
+            upstream = client.request(request.method, url, headers=headers, content=request.get_data())
+        except httpx.HTTPError as exc:
+            # What Shopify shows when the app cannot be reached.
+            return Response(f"The app proxy could not reach the app: {type(exc).__name__}", status=502)
         out = Response(upstream.content, status=upstream.status_code)
         for k, v in upstream.headers.items():
             if k.lower() not in _HOP_HEADERS:
                 out.headers[k] = v
-        location = upstream.headers.get("location")
-        if location and location.startswith("/") and not location.startswith("/store/"):
-            # Storefront-relative redirects (e.g. /discount/CODE) stay on this shop's storefront.
-            out.headers["Location"] = f"/store/{handle}{location}"
         return out
 
-    @app.get("/store/<handle>/discount/<code>")
-    def storefront_discount(handle: str, code: str) -> Response:
-        return Response(f"<p>Discount <b>{code}</b> applied to the cart of {handle}.myshopify.com.</p>",
-                        mimetype="text/html")
+    # --- old addresses -------------------------------------------------------------------------------------
+
+    @app.route("/store/<handle>/", defaults={"rest": ""}, methods=["GET"])
+    @app.route("/store/<handle>/<path:rest>", methods=["GET"])
+    def old_store_path(handle: str, rest: str) -> Any:
+        """Before storefronts had their own origin they lived under /store/<handle>/: send the browser there."""
+        port = request.environ.get("SERVER_PORT") or "80"
+        query = f"?{request.query_string.decode()}" if request.query_string else ""
+        return redirect(f"http://{handle}.localhost:{port}/{rest}{query}", code=302)
+
+
+__all__ = ["CUSTOMER_COOKIE", "PROXY_PREFIX", "register", "storefront_url"]

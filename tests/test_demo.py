@@ -42,11 +42,17 @@ def test_demo_serves_the_urls_it_prints(tmp_path):
             assert client.get(urls["Health"]).json()["ok"] is True
             admin = client.get(urls["Admin (dev sign-in)"])
             assert admin.status_code == 200 and "regulars-demo.myshopify.com" in admin.text
-            account = client.get(urls["Widget, signed-in member"])
+            # The storefront is the shop's own origin (http://{handle}.localhost:<port>, which browsers resolve
+            # to this machine; this resolver may not): connect to the port, name the host.
+            shopfront = httpx.URL(urls["Widget, signed-in member"])
+            local = shopfront.copy_with(host="127.0.0.1")
+            host = {"Host": f"{shopfront.host}:{shopfront.port}"}
+            account = client.get(local, headers=host)
             assert account.status_code == 200
             # The account page loads the widget through the stand-in app proxy, signed as Shopify signs it.
-            base = urls["Widget, signed-in member"].split("/account")[0]
-            widget = client.get(f"{base}/apps/regulars/widget?locale=en")
+            cookies = {"devstore_customer": shopfront.params["as"]}
+            widget = client.get(local.copy_with(path="/apps/regulars/widget", query=b"locale=en"), headers=host,
+                                cookies=cookies)
             assert widget.status_code == 200 and "points" in widget.text.lower()
     finally:
         if proc.poll() is None:

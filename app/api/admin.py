@@ -421,7 +421,8 @@ def _member_or_404(shop: Shop, customer_id: int) -> Member:
 
 def entry_json(e: LedgerEntry) -> dict[str, Any]:
     return {"id": e.id, "points": e.points, "kind": e.kind, "source": e.source, "status": e.status,
-            "reason": e.reason, "note": e.note, "actor": e.actor, "created_at": _iso(e.created_at)}
+            "reason": e.reason, "note": e.note, "actor": e.actor, "occurred_at": _iso(e.occurred_at),
+            "created_at": _iso(e.created_at)}
 
 
 def referral_json(r: Referral) -> dict[str, Any]:
@@ -445,7 +446,8 @@ def admin_member(customer_id: int) -> Any:
         "birthday": f"{member.birthday_month:02d}-{member.birthday_day:02d}" if member.birthday_month else None,
         "ledger": [entry_json(e) for e in detail["ledger"]],
         "tier_changes": [{"from": c.from_name, "to": c.to_name, "direction": c.direction, "reason": c.reason,
-                          "created_at": _iso(c.created_at)} for c in detail["tier_changes"]],
+                          "occurred_at": _iso(c.occurred_at), "created_at": _iso(c.created_at)}
+                         for c in detail["tier_changes"]],
         "codes": [{"code": r.code, "reward": r.reward_name, "points": r.points, "status": r.status,
                    "expires_at": _iso(r.expires_at), "created_at": _iso(r.created_at)} for r in detail["codes"]],
         "referrals": [referral_json(r) for r in detail["referrals"]],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from app.api import ApiError, api_auth, bp, json_body
 from app.extensions import db
@@ -89,8 +89,16 @@ def v1_ledger(customer_id: str) -> Any:
         before_id = parse_id(before)
         if before_id is None:
             raise ApiError(422, "invalid", "before_id must be an entry id", {"before_id": "must be an entry id"})
-        q = q.where(LedgerEntry.id < before_id)
-    entries = list(db.session.execute(q.order_by(LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1)).scalars())
+        # Pages follow the order of the list (newest first by when it happened): after the given entry.
+        anchor = db.session.execute(select(LedgerEntry.occurred_at).where(
+            LedgerEntry.member_id == member.id, LedgerEntry.id == before_id)).scalar_one_or_none()
+        if anchor is None:
+            raise ApiError(422, "invalid", "before_id must be an entry of this member",
+                           {"before_id": "not an entry of this member"})
+        q = q.where(or_(LedgerEntry.occurred_at < anchor,
+                        and_(LedgerEntry.occurred_at == anchor, LedgerEntry.id < before_id)))
+    entries = list(db.session.execute(
+        q.order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1)).scalars())
     body: dict[str, Any] = {"entries": [entry_document(e) for e in entries[:LEDGER_PAGE]]}
     if len(entries) > LEDGER_PAGE:
         body["next_before_id"] = entries[LEDGER_PAGE - 1].id

@@ -1,22 +1,28 @@
-"""Background work: RQ queues by urgency when REDIS_URL is set, otherwise in-process right after the commit.
+"""Background work: RQ queues by urgency when REDIS_URL is set, otherwise in-process right after the commit
+(app.jobs.inprocess: one job at a time, a runner thread for work due later and for the schedule).
 
 Queues: `webhooks` (order points: urgent), `sync` (write-back to Shopify), `bulk` (backfills, imports,
 reconciliation), so a long backfill never delays order points. Entry points take ids, reload, call services.
+Work due later (app.services.due) goes to RQ's scheduler (`enqueue_at`, workers `--with-scheduler`) or to the
+in-process runner's timers; the schedule's sweeps stay the safety net either way.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
-from app import error_reporting
+from app import clock, error_reporting
+from app.jobs.inprocess import LOCK_WAIT, Call, InProcess
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +30,17 @@ QUEUES = ("webhooks", "sync", "bulk")
 _EXT = "regulars.jobs"
 
 
+# Deliveries per in-process drain step: a request thread checks its time budget between steps.
+INPROCESS_DRAIN_STEP = 5
+
+
 class Jobs:
-    def __init__(self, redis_url: str | None, prefix: str, drain_slots: int) -> None:
+    def __init__(self, redis_url: str | None, prefix: str, drain_slots: int,
+                 inprocess: InProcess | None = None) -> None:
         self.redis_url = redis_url
         self.prefix = prefix
         self.drain_slots = drain_slots
+        self.inprocess = inprocess
         self._redis: Any = None
         self._kick_thread: _Kicker | None = None
         self._kick_lock = threading.Lock()
@@ -63,13 +75,39 @@ class Jobs:
         (stored deliveries, the outbox), so the sweeper finds it again once Redis is back.
         """
         if self.in_process:
-            func(*args, **kw)
+            assert self.inprocess is not None
+            # The write-back coalesces every pending change in one run: when a job is running, the runner
+            # does it next rather than this request waiting (it is due "within a minute", not now).
+            self.inprocess.run(Call(func, args, kw, job_id), wait=0 if queue == "sync" else LOCK_WAIT)
             return True
         try:
             self.queue(queue).enqueue(func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400, **kw)
             return True
         except Exception as exc:  # redis.ConnectionError, TimeoutError, …
             log.warning("could not enqueue %s on %s: %s", getattr(func, "__name__", func), queue, exc)
+            return False
+
+    def enqueue_at(self, queue: str, due: datetime, func: Callable[..., Any], *args: Any, job_id: str) -> bool:
+        """Runs `func(*args)` once the app clock reaches `due` (at once when it has): RQ's scheduler with Redis
+        (the workers run `--with-scheduler`), the in-process runner's timers without. A job id is scheduled
+        once. False when Redis could not take it: the schedule's sweep does the work a little later."""
+        if self.in_process:
+            assert self.inprocess is not None
+            self.inprocess.at(due, Call(func, args, {}, job_id))
+            return True
+        delay = due - clock.now()
+        try:
+            q = self.queue(queue)
+            if delay.total_seconds() <= 0:
+                q.enqueue(func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400)
+            else:
+                # RQ's scheduler runs on real time (the delay is what the app clock says is left) and keeps
+                # whole seconds, truncated: rounded up and a second more, the job never runs early.
+                late = timedelta(seconds=math.ceil(delay.total_seconds()) + 1)
+                q.enqueue_in(late, func, *args, job_id=job_id, result_ttl=60, failure_ttl=7 * 86400)
+            return True
+        except Exception as exc:
+            log.warning("could not schedule %s on %s: %s", getattr(func, "__name__", func), queue, exc)
             return False
 
     def request_drain(self, slot_hint: int) -> bool:
@@ -82,7 +120,8 @@ class Jobs:
 
         slot = slot_hint % self.drain_slots
         if self.in_process:
-            drain_webhooks(slot)
+            assert self.inprocess is not None
+            self.inprocess.request_drain(_drain_in_process)
             return True
         try:
             if self.redis.set(self.drain_flag(slot), "1", nx=True, ex=600):
@@ -182,9 +221,39 @@ class _Kicker:
                 last += self.RETRY
 
 
+def _drain_in_process(budget: float | None) -> bool:
+    """The in-process drain, in steps; True when nothing due is left, False when `budget` seconds ran out."""
+    from app.jobs.webhooks import drain_webhooks
+
+    deadline = None if budget is None else time.monotonic() + budget
+    while True:
+        if drain_webhooks(0, limit=INPROCESS_DRAIN_STEP) < INPROCESS_DRAIN_STEP:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+
+
 def init_app(app: Flask) -> None:
+    """The job layer of `app`. The schedule (app.jobs.schedule) and work due later (app.jobs.due) are wired by
+    their own init_app, called next by create_app."""
     cfg = app.config["REGULARS"]
-    app.extensions[_EXT] = Jobs(cfg.redis_url, cfg.queue_prefix, cfg.drain_slots)
+    inprocess = None
+    if not cfg.redis_url:
+        # The clockwork runs in-process too (what `rq cron` and `rq worker --with-scheduler` do with Redis),
+        # unless the config says not to (tests that drive time through `now` arguments).
+        clockwork = cfg.in_process_schedule if cfg.in_process_schedule is not None else cfg.env != "test"
+        inprocess = InProcess(app, clockwork=clockwork)
+    app.extensions[_EXT] = Jobs(cfg.redis_url, cfg.queue_prefix, cfg.drain_slots, inprocess)
+    if inprocess is not None:
+        started = False
+
+        @app.before_request
+        def _start_schedule() -> None:
+            # Once the app serves: the embedded default's clockwork starts with its first request.
+            nonlocal started
+            if not started:
+                started = True
+                inprocess.start_schedule()
 
 
 def jobs_for(app: Flask) -> Jobs:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.types import Money, PrimaryKey, ShopifyId, UTCDateTime, utcnow
+from app.models.types import Money, PrimaryKey, ShopifyId, UTCDateTime, same_as_created, utcnow
 
 
 class Tier(db.Model):  # type: ignore[name-defined,misc]
@@ -44,6 +44,9 @@ class TierChange(db.Model):  # type: ignore[name-defined,misc]
     to_name: Mapped[str | None] = mapped_column(String(64))
     direction: Mapped[str] = mapped_column(String(8))  # up | down
     reason: Mapped[str] = mapped_column(Text)
+    # When the member moved (the qualifying order's time, the evaluation's), and when it was recorded.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=same_as_created,
+                                                  server_default=text("CURRENT_TIMESTAMP"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from app import clock
+
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
 PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
 # Shopify ids exceed 2^53 but fit a signed 64-bit integer.
@@ -41,4 +43,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The app clock's time (app.clock: real time unless a test or the demo moved it)."""
+    return clock.now()
+
+
+def same_as_created(context: Any) -> datetime:
+    """Default of an `occurred_at` column: an entry written without saying when it happened happened when
+    it was recorded (its created_at as given, else now)."""
+    given = context.get_current_parameters().get("created_at") if context is not None else None
+    return given if isinstance(given, datetime) else utcnow()

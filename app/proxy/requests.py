@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models.types import JsonDoc, PrimaryKey
+from app.models.types import JsonDoc, PrimaryKey, utcnow
+
+log = logging.getLogger(__name__)
 
 proxy_requests = Table(
     "proxy_requests",
@@ -40,11 +43,15 @@ proxy_requests = Table(
 )
 
 IN_PROGRESS = {"outcome": "in_progress"}
+# A claim still "started" after this long was abandoned (its process died, or its result could not be
+# written): the next request with the key runs the work again, which the services' own keys make safe.
+ABANDONED_AFTER = timedelta(seconds=30)
 
 
 def _stored(shop_id: int, customer_id: int, key: str) -> Any:
     return db.session.execute(
-        select(proxy_requests.c.status, proxy_requests.c.result).where(
+        select(proxy_requests.c.id, proxy_requests.c.status, proxy_requests.c.result,
+               proxy_requests.c.created_at).where(
             proxy_requests.c.shop_id == shop_id,
             proxy_requests.c.customer_id == customer_id,
             proxy_requests.c.request_key == key,
@@ -67,7 +74,7 @@ def run_once(shop_id: int, customer_id: int, key: str, action: str,
     claim and does not run the work a second time (the services below are idempotent too, by their own keys).
     """
     values = dict(shop_id=shop_id, customer_id=customer_id, request_key=key[:64], action=action,
-                  status="started", result=None, created_at=datetime.now(UTC))
+                  status="started", result=None, created_at=utcnow())
     try:
         if db.engine.dialect.name == "postgresql":
             claimed = db.session.execute(
@@ -82,10 +89,12 @@ def run_once(shop_id: int, customer_id: int, key: str, action: str,
         claimed = False
     if not claimed:
         row = _stored(shop_id, customer_id, key[:64])
-        db.session.commit()
-        if row is None or row.status != "done":
+        if row is not None and row.status == "done":
+            db.session.commit()
+            return dict(row.result or {})
+        if row is None or not _take_over(row):
+            db.session.commit()
             return dict(IN_PROGRESS)
-        return dict(row.result or {})
     try:
         result = work()
     except Exception:
@@ -100,11 +109,33 @@ def run_once(shop_id: int, customer_id: int, key: str, action: str,
         db.session.rollback()
         _release(shop_id, customer_id, key)
         return result
-    db.session.execute(
-        proxy_requests.update()
-        .where(proxy_requests.c.shop_id == shop_id, proxy_requests.c.customer_id == customer_id,
-               proxy_requests.c.request_key == key[:64])
-        .values(status="done", result=result)
-    )
-    db.session.commit()
+    try:
+        db.session.execute(
+            proxy_requests.update()
+            .where(proxy_requests.c.shop_id == shop_id, proxy_requests.c.customer_id == customer_id,
+                   proxy_requests.c.request_key == key[:64])
+            .values(status="done", result=result)
+        )
+        db.session.commit()
+    except Exception:
+        # The work is done and committed: its outcome is the shopper's answer whatever happens to this
+        # note of it. A retry with the key finds the claim abandoned and gets the same outcome from the
+        # services' own idempotency keys.
+        db.session.rollback()
+        log.exception("could not record the outcome of proxy request %s", key[:64])
     return result
+
+
+def _take_over(row: Any) -> bool:
+    """Claims an abandoned request (see ABANDONED_AFTER) for this request: at most one taker wins."""
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=utcnow().tzinfo)
+    if utcnow() - created < ABANDONED_AFTER:
+        return False
+    taken = db.session.execute(
+        proxy_requests.update()
+        .where(proxy_requests.c.id == row.id, proxy_requests.c.status == "started",
+               proxy_requests.c.created_at == row.created_at)
+        .values(created_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    return bool(taken)

@@ -88,9 +88,10 @@ def tier_names(shop: Shop) -> dict[int, str]:
 def member_detail(shop: Shop, member: Member, ledger_limit: int = 100) -> dict[str, Any]:
     """Everything the member page shows: balances, tier and its history, ledger, codes, referrals."""
     ledger = db.session.execute(select(LedgerEntry).where(LedgerEntry.member_id == member.id)
-                                .order_by(LedgerEntry.id.desc()).limit(ledger_limit)).scalars().all()
+                                .order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc())
+                                .limit(ledger_limit)).scalars().all()
     changes = db.session.execute(select(TierChange).where(TierChange.member_id == member.id)
-                                 .order_by(TierChange.id.desc()).limit(50)).scalars().all()
+                                 .order_by(TierChange.occurred_at.desc(), TierChange.id.desc()).limit(50)).scalars().all()
     codes = db.session.execute(select(Redemption).where(Redemption.member_id == member.id)
                                .order_by(Redemption.id.desc()).limit(50)).scalars().all()
     referrals = db.session.execute(select(Referral).where(Referral.advocate_member_id == member.id)

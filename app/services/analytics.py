@@ -525,7 +525,7 @@ def _points(shop_id: int, period: Period) -> dict[str, int]:
         SELECT SUM(CASE WHEN kind IN :issued AND points > 0 THEN points ELSE 0 END),
                SUM(CASE WHEN kind IN :redeem THEN points ELSE 0 END),
                SUM(CASE WHEN kind = 'expiry' THEN points ELSE 0 END)
-        FROM ledger_entries WHERE shop_id = :s AND created_at >= :a AND created_at < :b""").bindparams(
+        FROM ledger_entries WHERE shop_id = :s AND occurred_at >= :a AND occurred_at < :b""").bindparams(
         _expanding("issued"), _expanding("redeem")),
         _bind({"s": shop_id, "a": period.start, "b": period.end, "issued": list(ISSUED_KINDS),
                "redeem": list(REDEEM_KINDS)}, fl),

@@ -62,6 +62,7 @@ def run_for(shop: Shop, now: datetime, batch: int = 500) -> dict[str, int]:
                     member, points=-points, kind=rules.EXPIRY, source=rules.SOURCE_EXPIRY,
                     idempotency_key=rules.expiry_key(member.customer_id, expires_at), source_id=expires_at.date().isoformat(),
                     reason=f"Points expired after {settings.expiry_days} days without activity", now=now,
+                    occurred_at=expires_at,
                     snapshot={"expiry_days": settings.expiry_days, "last_activity_at": last.isoformat()},
                     emit="points_expired", emit_payload={"expires_on": expires_at.date().isoformat()},
                 )

@@ -16,7 +16,7 @@ MEMBER_COLUMNS = ("customer_id", "email", "first_name", "last_name", "tier", "po
                   "lifetime_points", "lifetime_spent", "orders_count", "first_order_at", "last_order_at",
                   "enrolled_at", "referral_code")
 LEDGER_COLUMNS = ("id", "customer_id", "points", "kind", "source", "source_id", "status", "reason", "note",
-                  "actor", "created_at")
+                  "actor", "created_at", "occurred_at")
 
 
 def _line(values: tuple[object, ...]) -> str:
@@ -56,6 +56,6 @@ def ledger_csv(shop_id: int) -> Iterator[str]:
             return
         for e, customer_id in rows:
             yield _line((e.id, str(customer_id), e.points, e.kind, e.source, e.source_id, e.status, e.reason, e.note,
-                         e.actor, e.created_at))
+                         e.actor, e.created_at, e.occurred_at))
         last_id = rows[-1][0].id
         db.session.expunge_all()

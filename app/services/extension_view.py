@@ -95,7 +95,7 @@ def member_answer(shop: Shop, customer_id: int | None, *, catalogue_version: str
         "rewards": rewards,
         "codes": [{"code": c.code, "expires_at": iso_time(c.expires_at), "reward": c.reward_name} for c in view.codes],
         "history": [{"id": h.id, "points": h.points, "kind": h.kind, "source": h.source, "status": h.status,
-                     "created_at": iso_time(h.created_at), "ref": h.ref, "note": h.note} for h in view.history],
+                     "occurred_at": iso_time(h.occurred_at), "ref": h.ref, "note": h.note} for h in view.history],
         "actions": [{"key": a.action.key, "name": a.action.name, "points": a.action.points, "done": a.done}
                     for a in view.actions],
         "program": visitor_program(shop, cat),

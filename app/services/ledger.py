@@ -86,6 +86,7 @@ def post_entry(
     actor: str | None = None,
     forgiven_points: int = 0,
     now: datetime | None = None,
+    occurred_at: datetime | None = None,
     emit: str | None = None,
     emit_payload: dict[str, Any] | None = None,
 ) -> tuple[LedgerEntry, bool]:
@@ -94,17 +95,22 @@ def post_entry(
     The member must be locked by this transaction (lock_member). The cached balances, lifetime points
     and last activity move in the same transaction; the write-back is requested and, when `emit` names
     a domain event, it goes to the outbox with the entry.
+
+    `now` is when the entry is recorded (created_at); `occurred_at` when what it records happened (the
+    order's payment, the refund, the moment pending points became spendable), `now` when not given and
+    never later than `now`. Windows, expiry's inactivity and history read occurred_at.
     """
     if kind not in rules.ENTRY_KINDS:
         raise ValueError(f"unknown ledger kind {kind!r}")
     if status not in rules.STATUSES:
         raise ValueError(f"unknown ledger status {status!r}")
     now = now or utcnow()
+    occurred = min(occurred_at, now) if occurred_at is not None else now
     values: dict[str, Any] = dict(
         shop_id=member.shop_id, member_id=member.id, points=int(points), kind=kind, source=source,
         source_id=source_id, status=status, available_at=available_at, idempotency_key=idempotency_key,
         snapshot=snapshot, order_ref_id=order_ref_id, reason=reason, note=note, actor=actor,
-        forgiven_points=forgiven_points, created_at=now,
+        forgiven_points=forgiven_points, occurred_at=occurred, created_at=now,
     )
     if db.session.get_bind().dialect.name == "postgresql":
         # One statement on the hot path: the unique index on (shop, key) decides, with no read before the
@@ -139,7 +145,10 @@ def post_entry(
     if kind in rules.EARNING_KINDS:
         member.lifetime_points = (member.lifetime_points or 0) + entry.points
     if kind in _ACTIVITY_KINDS and entry.points != 0:
-        member.last_activity_at = now
+        # Inactivity runs from the latest activity by when it happened: a late webhook of an old order
+        # does not make the member look active today.
+        last = member.last_activity_at
+        member.last_activity_at = occurred if last is None else max(last, occurred)
     member.sync_requested_at = now
     if emit:
         emit_event(member.shop_id, member.id, emit, {

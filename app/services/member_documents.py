@@ -51,7 +51,8 @@ def member_document(shop: Shop, member: Member, catalogue: Catalogue | None = No
 
 def entry_document(e: LedgerEntry) -> dict[str, Any]:
     return {"id": e.id, "points": e.points, "kind": e.kind, "source": e.source, "status": e.status,
-            "created_at": iso_time(e.created_at), "reason": e.reason, "note": e.note}
+            "occurred_at": iso_time(e.occurred_at), "created_at": iso_time(e.created_at), "reason": e.reason,
+            "note": e.note}
 
 
 def redemption_document(r: Redemption) -> dict[str, Any]:

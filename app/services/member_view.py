@@ -19,7 +19,7 @@ from app.loyalty.money import format_money
 from app.loyalty.referrals import referral_url
 from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
-from app.models import LedgerEntry, Member, Order, Redemption, Shop
+from app.models import LedgerEntry, Member, Order, Redemption, Shop, utcnow
 from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
 from app.services.program import settings_for
 
@@ -58,7 +58,7 @@ class RewardRow:
 class HistoryLine:
     id: int
     source: str
-    created_at: datetime
+    occurred_at: datetime  # when it happened (the order's payment, …), not when it was recorded
     points: int
     kind: str
     status: str
@@ -122,9 +122,9 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
         if metric == "points_earned":
             q = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
                 LedgerEntry.member_id == member.id, LedgerEntry.kind.in_(kinds.EARNING_KINDS),
-                LedgerEntry.created_at >= start)
+                LedgerEntry.occurred_at >= start)
             if end is not None:
-                q = q.where(LedgerEntry.created_at < end)
+                q = q.where(LedgerEntry.occurred_at < end)
         else:
             agg = func.count(Order.id) if metric == "orders" else func.coalesce(func.sum(Order.eligible_amount), 0)
             q = select(agg).where(
@@ -159,13 +159,13 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str], pending_orde
     """
     text, num = String(), BigInteger()
     history = (
-        select(*_labelled(literal("h", text), LedgerEntry.id, LedgerEntry.created_at, cast(LedgerEntry.points, num),
+        select(*_labelled(literal("h", text), LedgerEntry.id, LedgerEntry.occurred_at, cast(LedgerEntry.points, num),
                           LedgerEntry.kind, LedgerEntry.status, LedgerEntry.source_id, cast(LedgerEntry.note, text),
                           Order.name, LedgerEntry.source))
         .outerjoin(Order, Order.id == LedgerEntry.order_ref_id)
         .where(LedgerEntry.member_id == member.id)
-        # Walks ix_ledger_entries_member (member_id, id) backwards and stops at 20.
-        .order_by(LedgerEntry.id.desc()).limit(HISTORY_LINES)
+        # Newest first by when it happened: walks ix_ledger_entries_member_occurred backwards, stops at 20.
+        .order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc()).limit(HISTORY_LINES)
     ).subquery()
     codes = (
         select(*_labelled(literal("c", text), Redemption.id, Redemption.expires_at, cast(null(), num),
@@ -195,7 +195,7 @@ def _member_reads(shop: Shop, member: Member, done_keys: list[str], pending_orde
 
 def build(shop: Shop, member: Member | None, now: datetime | None = None,
           catalogue_version: str | None = None, *, pending_orders: bool = False) -> WidgetView:
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     cat = catalogue_for(shop, catalogue_version)
     settings = cat.settings
     view = WidgetView(shop=shop, settings=settings, tiers=cat.tiers, member=member)
@@ -235,7 +235,7 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
                   for r in sorted((r for r in rows if r.tag == "c"), key=lambda r: r.id, reverse=True)
                   if r.at is None or r.at > now]
     action_names = {a.key: a.name for a in cat.actions}
-    for r in sorted((r for r in rows if r.tag == "h"), key=lambda r: r.id, reverse=True):
+    for r in sorted((r for r in rows if r.tag == "h"), key=lambda r: (r.at, r.id), reverse=True):
         ref = r.extra or r.ref
         if r.kind == kinds.ACTION and r.ref:
             ref = action_names.get(r.ref, r.ref)

@@ -96,26 +96,28 @@ def normalize_email(email: str | None) -> str | None:
 
 
 def enroll_member(shop: Shop, member: Member, settings: ProgramSettings, now: datetime,
-                  *, how: str = "signup") -> bool:
+                  *, how: str = "signup", at: datetime | None = None) -> bool:
     """Enrolls a locked member and books the sign-up bonus once per member ever (its key is the
-    customer's). Returns True when the member joined now. Does not commit."""
+    customer's). Returns True when the member joined now. `at` is when they joined (the account's
+    creation, the first order's payment), `now` when it is recorded. Does not commit."""
     if member.deleted_at is not None:
         return False
+    at = min(at, now) if at is not None else now
     joined = member.enrolled_at is None
     if joined:
-        member.enrolled_at = now
+        member.enrolled_at = at
         member.sync_requested_at = now
     if settings.enabled and settings.signup_points > 0:
         _, created = post_entry(
             member, points=settings.signup_points, kind=rules.SIGNUP, source=rules.SOURCE_ACTION,
             idempotency_key=rules.signup_key(member.customer_id), source_id=how,
             snapshot={"rule": "signup_points", "signup_points": settings.signup_points, "how": how},
-            reason="Sign-up bonus", now=now, emit="points_earned",
+            reason="Sign-up bonus", now=now, occurred_at=at, emit="points_earned",
         )
         if created:
             from app.services import tiers
 
-            tiers.upgrade_if_qualified(shop, member, settings, now, reason="sign-up bonus")
+            tiers.upgrade_if_qualified(shop, member, settings, now, reason="sign-up bonus", at=at)
     if joined:
         # A member has a referral code from the day they join (the link is written back to Shopify too).
         ensure_code(member)
@@ -175,9 +177,11 @@ def set_birthday(shop: Shop, member_or_customer: Member | int, month: int, day: 
 
 
 def customer_created(shop: Shop, payload: dict[str, Any], delivery: WebhookDelivery | None = None) -> Member:
-    """customers/create: the customer's row, enrolled, with the sign-up bonus. Does not commit."""
+    """customers/create: the customer's row, enrolled, with the sign-up bonus (dated when the account was
+    created). Does not commit."""
     member = upsert_customer(shop, payload)
-    enroll_member(shop, member, settings_for(shop), utcnow(), how="customers/create")
+    enroll_member(shop, member, settings_for(shop), utcnow(), how="customers/create",
+                  at=parse_shopify_time(payload.get("created_at")))
     _forget_delivery_if_redacted(member, delivery)
     return member
 

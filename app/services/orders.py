@@ -49,7 +49,7 @@ from app.loyalty.orders import (
 )
 from app.loyalty.text import clean_text
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow
-from app.services import analytics, program, referrals, rewards
+from app.services import analytics, due, program, referrals, rewards
 from app.services import members as members_service
 from app.services.ledger import adopt_inserted, lock_member, post_entry
 
@@ -154,7 +154,8 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
         elif merged.order is not None:
             _net_of_extra_refunds(row, merged)
         source = rules.SOURCE_REFUND if isinstance(event, RefundState) or new_refunds else rules.SOURCE_ORDER
-        settle_order(shop, row, merged, now, source=source, customer=(payload or {}).get("customer"))
+        settle_order(shop, row, merged, now, source=source, customer=(payload or {}).get("customer"),
+                     at=_change_time(event))
         if row.redacted_at is not None or _member_redacted(row):
             _forget_buyer(row, merged, now)
     db.session.flush()
@@ -162,7 +163,7 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
         # Reward codes and friend codes are discount codes: an order without any can neither use a reward
         # nor be (or have been) a referral, so those services are asked only about orders with codes.
         rewards.mark_codes_used(shop, row)
-        referrals.on_order_changed(shop, row)
+        referrals.on_order_changed(shop, row, now)
     if _analytics_facts(row) != before:
         # The dashboard's per-customer rollup follows the order in the same transaction (both customers
         # when an order moved from one to another); in the drain once per customer per batch, at its end.
@@ -187,6 +188,14 @@ def _forget_buyer(row: Order, knowledge: OrderKnowledge, now: datetime) -> None:
     if row.knowledge is not None:
         row.knowledge = knowledge_without_personal_data(knowledge).to_dict()
     row.redacted_at = row.redacted_at or now
+
+
+def _change_time(event: OrderState | RefundState) -> datetime | None:
+    """When the change an event reports happened in Shopify: the refund's time, the cancellation's, else the
+    order's last update. (An order's first earning is dated by its payment instead, in settle_order.)"""
+    if isinstance(event, RefundState):
+        return event.created_at
+    return event.cancelled_at or event.updated_at
 
 
 def _all_refund_ids(knowledge: OrderKnowledge | None) -> set[int]:
@@ -235,9 +244,10 @@ def _money(payload: dict[str, Any], field: str) -> Decimal | None:
 
 
 def settle_order(shop: Shop, row: Order, knowledge: OrderKnowledge, now: datetime, *, source: str = "order",
-                 customer: dict[str, Any] | None = None) -> None:
+                 customer: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     """Moves the locked order's points and figures to what `knowledge` says (the other services are told
-    by the caller, after the flush). No commit."""
+    by the caller, after the flush). `at` is when the change happened in Shopify (refund, cancellation,
+    edit); the order's first earning is dated by its payment. Entries are recorded at `now`. No commit."""
     settings = program.settings_for(shop)
     state = knowledge.order
     if state is None:
@@ -251,30 +261,35 @@ def settle_order(shop: Shop, row: Order, knowledge: OrderKnowledge, now: datetim
     first_award = False
     if (snapshot is None and state is not None and member is not None and member.deleted_at is None
             and settings.enabled and amount > 0):
+        paid = state.paid_at or now
         if member.enrolled_at is None:
-            members_service.enroll_member(shop, member, settings, now, how="first_order")
+            members_service.enroll_member(shop, member, settings, now, how="first_order", at=paid)
         # The order that lifts a member earns at the tier it was placed in: snapshot before upgrading.
-        at = state.paid_at or now
+        at = paid
         effect, bonuses = program.campaign_effect(shop, member, at)
         snapshot = take_rule_snapshot(settings, program.catalogue(shop).tier(member.tier_id), effect, now)
         row.snapshot = {**snapshot.to_dict(), "campaign_bonuses": {str(k): v for k, v in bonuses.items()}}
         row.paid_at = state.paid_at or now
         amount = eligible_amount(knowledge, snapshot)
         first_award = True
+    # When what this change books happened: the payment for the first earning, else the change itself.
+    occurred = (row.paid_at if first_award else at) or now
 
     target = points_for_amount(amount, snapshot) if snapshot is not None else 0
     previous_target = row.points_target or 0
     row.points_target = target
     earned_more = False
     if member is not None and snapshot is not None:
-        earned_more = _book_points(row, member, knowledge, snapshot, settings, target, amount, now, source)
-        _campaign_bonus(row, member, target, previous_target, first_award, now)
+        earned_more = _book_points(row, member, knowledge, snapshot, settings, target, amount, now, source,
+                                   occurred)
+        _campaign_bonus(row, member, target, previous_target, first_award, now, occurred)
 
     stats_up = _order_figures(row, member, knowledge, snapshot or settings, amount)
     if member is not None and member.enrolled_at is not None and (earned_more or stats_up):
         from app.services import tiers
 
-        tiers.upgrade_if_qualified(shop, member, settings, now, reason=f"order {row.name or row.order_id}")
+        tiers.upgrade_if_qualified(shop, member, settings, now, reason=f"order {row.name or row.order_id}",
+                                   at=occurred)
 
 
 def _member_of(shop: Shop, row: Order, knowledge: OrderKnowledge, customer: dict[str, Any] | None) -> Member | None:
@@ -297,7 +312,8 @@ def _member_of(shop: Shop, row: Order, knowledge: OrderKnowledge, customer: dict
 
 
 def _book_points(row: Order, member: Member, knowledge: OrderKnowledge, snapshot: RuleSnapshot,
-                 settings: Any, target: int, amount: Decimal, now: datetime, source: str) -> bool:
+                 settings: Any, target: int, amount: Decimal, now: datetime, source: str,
+                 occurred: datetime) -> bool:
     """One entry per non-zero status for `target − already given`, plus `forgiven` under cap_at_zero."""
     given = row.points_given or 0
     change = order_points_change(
@@ -311,7 +327,8 @@ def _book_points(row: Order, member: Member, knowledge: OrderKnowledge, snapshot
     key = rules.order_change_key(row.order_id, knowledge.version)
     note = {**(row.snapshot or {}), "eligible_amount": str(amount), "target": target, "given_before": given}
     common: dict[str, Any] = dict(kind=kind, source=source, source_id=str(row.order_id), snapshot=note,
-                                  order_ref_id=row.id, reason=f"Order {row.name or row.order_id}", now=now)
+                                  order_ref_id=row.id, reason=f"Order {row.name or row.order_id}", now=now,
+                                  occurred_at=occurred)
     event = "points_earned" if kind == rules.EARN_ORDER else "points_reversed"
     extra = {"order_id": str(row.order_id), "order_name": row.name}
     if change.pending:
@@ -325,16 +342,20 @@ def _book_points(row: Order, member: Member, knowledge: OrderKnowledge, snapshot
         post_entry(member, points=change.forgiven, kind=rules.FORGIVEN, source=source,
                    idempotency_key=rules.forgiven_key(key), source_id=str(row.order_id), snapshot=note,
                    order_ref_id=row.id, forgiven_points=change.forgiven,
-                   reason="Not taken back: the balance stops at zero (cap_at_zero)", now=now)
+                   reason="Not taken back: the balance stops at zero (cap_at_zero)", now=now,
+                   occurred_at=occurred)
     row.points_given = given + change.delta
     row.points_pending = (row.points_pending or 0) + change.pending
     if change.pending > 0:
         row.points_release_at = change.release_at
+        if change.release_at is not None:
+            # Spendable at that moment, not at the next sweep.
+            due.at("release-order", row.id, due_at=change.release_at)
     return change.delta > 0
 
 
 def _campaign_bonus(row: Order, member: Member, target: int, previous_target: int, first_award: bool,
-                    now: datetime) -> None:
+                    now: datetime, occurred: datetime) -> None:
     """Fixed campaign bonuses: booked (available) when the order is first awarded, withdrawn once if the
     order later stops earning (cancelled or refunded to zero)."""
     bonuses = (row.snapshot or {}).get("campaign_bonuses") or {}
@@ -343,7 +364,7 @@ def _campaign_bonus(row: Order, member: Member, target: int, previous_target: in
     for cid, points in sorted(bonuses.items()):
         key = rules.campaign_bonus_key(int(cid), row.order_id)
         common: dict[str, Any] = dict(kind=rules.CAMPAIGN_BONUS, source=rules.SOURCE_CAMPAIGN, source_id=str(cid),
-                                      order_ref_id=row.id, now=now,
+                                      order_ref_id=row.id, now=now, occurred_at=occurred,
                                       snapshot={"campaign_id": int(cid), "bonus": points, "order_id": str(row.order_id)})
         if first_award and target > 0:
             post_entry(member, points=int(points), idempotency_key=key, reason="Campaign bonus",

@@ -9,7 +9,7 @@ knowledge version, and an order whose pending points are 0 is skipped under its 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.orders import OrderKnowledge
 from app.models import Order, Shop, utcnow
+from app.services import due
 from app.services.ledger import lock_member, post_entry
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,31 @@ def release_order(order_ref_id: int, now: datetime | None = None) -> int:
     key = rules.pending_release_key(rules.order_change_key(row.order_id, version))
     common: dict[str, Any] = dict(kind=rules.PENDING_RELEASED, source=rules.SOURCE_ORDER, source_id=str(row.order_id),
                   order_ref_id=row.id, reason=f"Order {row.name or row.order_id}: pending period over",
-                  snapshot={"released": n, "release_at": row.points_release_at.isoformat()}, now=now)
+                  snapshot={"released": n, "release_at": row.points_release_at.isoformat()}, now=now,
+                  # Spendable from the end of the period, whenever the release is recorded.
+                  occurred_at=row.points_release_at)
     post_entry(member, points=-n, status=rules.PENDING, idempotency_key=f"{key}:pending", **common)
     post_entry(member, points=n, status=rules.AVAILABLE, idempotency_key=key, emit="pending_released",
                emit_payload={"order_id": str(row.order_id), "order_name": row.name}, **common)
     row.points_pending = 0
+    return n
+
+
+def release_order_now(order_ref_id: int) -> int:
+    """The timer's entry (app.services.due "release-order"): one order's pending points, if due. Commits.
+    (The member is flagged for the write-back by post_entry; the minute's write-back sends it.)"""
+    try:
+        n = release_order(order_ref_id)
+        if not n:
+            early = db.session.execute(select(Order.points_release_at).where(
+                Order.id == order_ref_id, Order.points_pending > 0)).scalar_one_or_none()
+            if early is not None and early > utcnow():
+                # Woken early: again just after the moment (a second on, so it is a schedule of its own).
+                due.at("release-order", order_ref_id, due_at=early + timedelta(seconds=1))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
     return n
 
 

@@ -115,7 +115,7 @@ def customer_document(shop: Shop, customer_id: int) -> dict[str, Any]:
     }
     doc["ledger"] = [
         {"id": e.id, "points": e.points, "kind": e.kind, "source": e.source, "status": e.status,
-         "note": e.note, "created_at": e.created_at.isoformat()}
+         "note": e.note, "occurred_at": e.occurred_at.isoformat(), "created_at": e.created_at.isoformat()}
         for e in db.session.execute(select(LedgerEntry).where(LedgerEntry.member_id == member.id).order_by(LedgerEntry.id)).scalars()
     ]
     doc["redemptions"] = [

@@ -32,7 +32,7 @@ from app.loyalty.referrals import (
 )
 from app.loyalty.referrals import referral_url as domain_referral_url
 from app.models import Member, Order, Referral, Shop, utcnow
-from app.services import audit
+from app.services import audit, due
 from app.services.ledger import emit_event, lock_member, post_entry
 from app.services.rewards import CLOCK_SKEW
 
@@ -184,7 +184,7 @@ def _order_codes(order: Order) -> set[str]:
     return out
 
 
-def on_order_changed(shop: Shop, order: Order) -> None:
+def on_order_changed(shop: Shop, order: Order, now: datetime | None = None) -> None:
     """After each order change (inside the order drain's transaction: no commit).
 
     A paid order carrying an unused friend code attributes that referral and scores it; a cancelled or
@@ -211,10 +211,10 @@ def on_order_changed(shop: Shop, order: Order) -> None:
                                func.upper(Referral.friend_code).in_(codes)).with_for_update()
     ).scalars().first()
     if found is not None:
-        _attribute(shop, found, order)
+        _attribute(shop, found, order, now or utcnow())
 
 
-def _attribute(shop: Shop, referral: Referral, order: Order) -> None:
+def _attribute(shop: Shop, referral: Referral, order: Order, now: datetime) -> None:
     advocate = db.session.get(Member, referral.advocate_member_id)
     assert advocate is not None
     paid_at = order.paid_at or order.processed_at or utcnow()
@@ -274,6 +274,25 @@ def _attribute(shop: Shop, referral: Referral, order: Order) -> None:
     kind = {"block": "referral_blocked", "review": "referral_flagged", "ok": "referral_attributed"}[decision]
     emit_event(shop.id, advocate.id, kind, {"referral_id": referral.id, "order_id": str(order.order_id),
                                             "signals": [s.code for s in signals]})
+    if referral.status == "pending":
+        # The advocate's reward the moment the order passes the pending period: now, in this transaction,
+        # when it already has (pending_days 0, or a late order), else at that moment.
+        _settle_or_schedule(shop, referral, now)
+
+
+def _due_at(shop: Shop, referral: Referral) -> datetime | None:
+    if referral.order_paid_at is None:
+        return None
+    return referral.order_paid_at + timedelta(days=_settings(shop).pending_days)
+
+
+def _settle_or_schedule(shop: Shop, referral: Referral, now: datetime) -> str:
+    """Settles a pending referral that is due; records a due one for its moment. Does not commit."""
+    outcome = _settle(shop, referral, now)
+    when = _due_at(shop, referral)
+    if outcome == "wait" and when is not None:
+        due.at("settle-referral", referral.id, due_at=when)
+    return outcome
 
 
 # --------------------------------------------------------------------------------------- advocate reward
@@ -296,10 +315,32 @@ def _settle(shop: Shop, referral: Referral, now: datetime) -> str:
         post_entry(advocate, points=settings.referral_advocate_points, kind=rules.REFERRAL_ADVOCATE,
                    source=rules.SOURCE_REFERRAL, source_id=str(referral.id),
                    idempotency_key=rules.referral_advocate_key(referral.id), reason="friend's first order",
-                   now=now, emit="referral_completed", emit_payload={"referral_id": referral.id})
+                   now=now, occurred_at=paid_at + timedelta(days=settings.pending_days),
+                   emit="referral_completed", emit_payload={"referral_id": referral.id})
         referral.status = "completed"
         referral.completed_at = now
     return decision
+
+
+def settle_now(referral_id: int, now: datetime | None = None) -> str:
+    """The timer's entry (app.services.due "settle-referral"): one pending referral, settled if due. Commits."""
+    referral = db.session.execute(
+        select(Referral).where(Referral.id == referral_id, Referral.status == "pending").with_for_update()
+    ).scalar_one_or_none()
+    if referral is None:
+        db.session.rollback()
+        return "gone"
+    shop = db.session.get(Shop, referral.shop_id)
+    if shop is None or not shop.active:
+        db.session.rollback()
+        return "gone"
+    outcome = _settle_or_schedule(shop, referral, now or utcnow())
+    db.session.commit()
+    if outcome == "award":
+        from app.services.rewards import request_writeback
+
+        request_writeback()
+    return outcome
 
 
 def process_due(now: datetime | None = None) -> int:
@@ -353,7 +394,7 @@ def approve(shop: Shop, referral_id: int, actor: str, *, now: datetime | None = 
         raise ReferralStateError(f"only a referral in review can be approved (this one is {referral.status})")
     referral.status = "pending"
     referral.decided_by = actor
-    outcome = _settle(shop, referral, now or utcnow())
+    outcome = _settle_or_schedule(shop, referral, now or utcnow())
     audit.record(shop, actor, "referral.approved", target_type="referral", target_id=referral.id,
                  details={"outcome": outcome})
     db.session.commit()

@@ -3,7 +3,7 @@ entry bonuses once per member ever, the admin's what-if preview and saving the l
 
 Qualifying values (loyalty-rules.md): `points_earned` = entries of the earning kinds (orders, actions,
 campaign bonuses, referrals; reversals negative; never redemptions, admin adjustments or tier bonuses),
-dated by the entry; `amount_spent` = eligible amount of counted (paid, not cancelled) orders and
+dated by when the entry happened (occurred_at); `amount_spent` = eligible amount of counted (paid, not cancelled) orders and
 `orders` = how many, dated by the order's payment. The lifetime window reads the member's cached
 figures (lifetime_points, lifetime_spent, orders_count, kept in the same transactions as what they
 sum); the other windows aggregate. Dates are UTC.
@@ -58,7 +58,7 @@ def _window_bounds(window: TierWindow, now: datetime) -> tuple[datetime | None, 
 def _facts(metric: TierMetric, window: TierWindow, now: datetime) -> tuple[Any, Any, Any, list[Any]]:
     """(member column, dated value, date column, filters) of the metric's facts."""
     if metric == "points_earned":
-        return (LedgerEntry.member_id, LedgerEntry.points, LedgerEntry.created_at,
+        return (LedgerEntry.member_id, LedgerEntry.points, LedgerEntry.occurred_at,
                 [LedgerEntry.kind.in_(sorted(rules.EARNING_KINDS))])
     value = Order.eligible_amount if metric == "amount_spent" else case((Order.id.is_not(None), 1), else_=0)
     return Order.member_id, value, Order.paid_at, [Order.counted.is_(True), Order.member_id.is_not(None)]
@@ -127,10 +127,12 @@ def qualifying_values(shop_id: int, metric: TierMetric, window: TierWindow, now:
 
 
 def change_tier(shop: Shop, member: Member, change: domain.TierChange, ladder: Sequence[Tier | domain.Tier],
-                now: datetime, reason: str | None = None) -> TierChange:
+                now: datetime, reason: str | None = None, *, at: datetime | None = None) -> TierChange:
     """Applies a decided change to a locked member: the tier, a TierChange row with its reason, the
     tier_changed outbox event, the write-back request and, going up, each entry bonus owed (once per
-    member and tier, ever). No commit."""
+    member and tier, ever). `at` is when the change happened (the qualifying order's time), `now` when it
+    is recorded. No commit."""
+    at = min(at, now) if at is not None else now
     by_id = {t.id: t for t in ladder}
     old = by_id.get(change.from_tier_id) if change.from_tier_id else None
     new = by_id.get(change.to_tier_id) if change.to_tier_id else None
@@ -149,14 +151,14 @@ def change_tier(shop: Shop, member: Member, change: domain.TierChange, ladder: S
                        idempotency_key=rules.tier_bonus_key(member.customer_id, bonus.tier_id),
                        source_id=str(bonus.tier_id), reason=f"Welcome to {tier.name}",
                        snapshot={"tier_id": tier.id, "tier_name": tier.name, "entry_bonus": bonus.points},
-                       now=now, emit="points_earned")
+                       now=now, occurred_at=at, emit="points_earned")
     member.tier_id = change.to_tier_id
-    member.tier_since = now
+    member.tier_since = at
     member.tier_below_since = None
     member.sync_requested_at = now
     record = TierChange(shop_id=shop.id, member_id=member.id, from_tier_id=change.from_tier_id,
                         to_tier_id=change.to_tier_id, from_name=old_name, to_name=new.name if new else None,
-                        direction=change.direction, reason=why[:2000], created_at=now)
+                        direction=change.direction, reason=why[:2000], occurred_at=at, created_at=now)
     db.session.add(record)
     emit_event(shop.id, member.id, "tier_changed", {
         "from_tier_id": change.from_tier_id, "to_tier_id": change.to_tier_id, "from": old_name,
@@ -167,8 +169,9 @@ def change_tier(shop: Shop, member: Member, change: domain.TierChange, ladder: S
 
 
 def upgrade_if_qualified(shop: Shop, member: Member, settings: ProgramSettings | None, now: datetime,
-                         reason: str = "") -> TierChange | None:
-    """The immediate upgrade, on the event that qualifies (the member is locked). No commit."""
+                         reason: str = "", *, at: datetime | None = None) -> TierChange | None:
+    """The immediate upgrade, on the event that qualifies (the member is locked), dated `at` (when that event
+    happened; `now` when not given). No commit."""
     if member.enrolled_at is None or member.deleted_at is not None:
         return None
     ladder = catalogue(shop).ladder
@@ -181,7 +184,7 @@ def upgrade_if_qualified(shop: Shop, member: Member, settings: ProgramSettings |
     decision = domain.upgrade_decision(member.tier_id, value, ladder)
     if decision is None:
         return None
-    return change_tier(shop, member, decision, ladder, now, reason)
+    return change_tier(shop, member, decision, ladder, now, reason, at=at)
 
 
 def evaluate_shop(shop: Shop, now: datetime | None = None, *, batch: int = 500) -> dict[str, int]:

@@ -142,3 +142,60 @@ def test_member_page_in_thai(storefront: tuple[str, Seeded], browser: Any) -> No
     if os.environ.get("REGULARS_SCREENSHOTS"):
         page.locator("[data-regulars-root]").screenshot(path=str(ROOT / "docs" / "screenshots" / "widget-th.png"))
     page.context.close()
+
+
+def _redemptions(devstore_env: dict[str, Any], seeded: Seeded) -> tuple[int, int]:
+    """(issued redemptions of the member, codes in Shopify) as the database and the stand-in hold them."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Redemption
+
+    with devstore_env["app"].app_context():
+        issued = db.session.execute(select(func.count()).select_from(Redemption).where(
+            Redemption.member_id == seeded.member_id, Redemption.status == "issued")).scalar_one()
+        db.session.remove()
+    return int(issued), len(devstore_env["store"].discount_codes(SHOP))
+
+
+def test_a_redemption_whose_answer_is_lost_shows_the_code_and_the_balance_with_a_plain_message(
+        storefront: tuple[str, Seeded], browser: Any, devstore_env: dict[str, Any]) -> None:
+    """The request reaches the app and succeeds, but what comes back is an error page (a proxy or server
+    failure after the commit): the shopper sees the widget as it now stands, code and new balance, with a
+    message in the widget's own look, never the raw error page."""
+    base, seeded = storefront
+    page = _page(browser, base, seeded.customer_id)
+
+    def lose_the_answer(route: Any) -> None:
+        route.fetch()  # the app does the work
+        route.fulfill(status=502, content_type="text/html", body="<html><h1>502 Bad Gateway</h1></html>")
+
+    page.route("**/apps/regulars/widget/redeem*", lose_the_answer)
+    page.locator(f'[data-reward="{seeded.cheap_reward_id}"]').get_by_role("button", name="Redeem").click()
+    page.locator('[data-flash="error_unreachable"]').wait_for()
+    assert "Bad Gateway" not in page.inner_text("body")
+    assert page.locator("[data-regulars-root] .regulars__flash--error").count() == 1
+    assert page.inner_text("[data-points-available]") == "200"
+    assert page.inner_text("[data-code]").startswith("REG-")
+    assert _redemptions(devstore_env, seeded) == (1, 1)  # both: the points and the code
+    page.context.close()
+
+
+def test_a_redemption_that_never_reaches_the_app_changes_nothing_and_says_so(
+        storefront: tuple[str, Seeded], browser: Any, devstore_env: dict[str, Any]) -> None:
+    base, seeded = storefront
+    page = _page(browser, base, seeded.customer_id)
+    page.route("**/apps/regulars/widget/redeem*", lambda route: route.abort("connectionreset"))
+    page.locator(f'[data-reward="{seeded.cheap_reward_id}"]').get_by_role("button", name="Redeem").click()
+    flash = page.locator('[data-flash="error_unreachable"]')
+    flash.wait_for()
+    assert "try again" in flash.inner_text()
+    assert page.inner_text("[data-points-available]") == "700"
+    assert page.locator("[data-code]").count() == 0
+    assert _redemptions(devstore_env, seeded) == (0, 0)  # neither
+    # The shopper can simply try again.
+    page.unroute("**/apps/regulars/widget/redeem*")
+    page.locator(f'[data-reward="{seeded.cheap_reward_id}"]').get_by_role("button", name="Redeem").click()
+    page.locator('[data-flash="flash_redeemed"]').wait_for()
+    assert page.inner_text("[data-points-available]") == "200"
+    page.context.close()

@@ -78,7 +78,7 @@ def test_the_member_is_the_api_member_plus_what_the_extensions_show(client: Any,
     assert set(rewards[ext.cheap_reward]) >= {"id", "name", "type", "points_cost", "redeemable"}
     assert body["codes"] == [{"code": ext.code, "expires_at": body["codes"][0]["expires_at"], "reward": "5 off"}]
     assert [h["kind"] for h in body["history"]][:2] == ["redeem", "admin_adjustment"]
-    assert set(body["history"][0]) >= {"id", "points", "kind", "source", "status", "created_at"}
+    assert set(body["history"][0]) >= {"id", "points", "kind", "source", "status", "occurred_at"}
     assert body["next_tier"]["name"] == "Silver" and body["tier"]["name"] == "Bronze"
     assert body["next_tier"]["remaining"] == str(1000 - body["lifetime_points"])
     assert body["pending"] == [{"order_id": str(ext.paid_order), "order_name": body["pending"][0]["order_name"],

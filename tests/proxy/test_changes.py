@@ -98,3 +98,33 @@ def test_customer_joins_once_and_gets_the_signup_bonus(client: Any, seeded: Seed
         member = db.session.execute(select(Member).where(Member.customer_id == newcomer)).scalar_one()
         assert member.points_available == 100
         assert db.session.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.member_id == member.id)) == 1
+
+
+def test_a_redemption_whose_outcome_was_not_recorded_answers_its_code_on_retry(live: tuple[Any, Seeded]) -> None:
+    """The redemption committed (debit and code) but the request's note of its outcome did not (the process
+    died, or the write failed): the claim stays 'started'. The shopper's retry with the same key, once the
+    claim is old enough to be abandoned, gets the same code, and nothing is debited twice."""
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from app.proxy.requests import ABANDONED_AFTER, proxy_requests
+
+    client, seeded = live
+    page = client.get(proxy_url("widget", seeded.customer_id)).get_data(as_text=True)
+    fields = form_fields(page, "redeem", f'data-reward="{seeded.cheap_reward_id}"')
+    first = client.post(proxy_url("widget/redeem", seeded.customer_id), data=fields)
+    code = re.search(r"Your code (REG-[A-Z0-9-]+) is ready", first.get_data(as_text=True)).group(1)
+    with client.application.app_context():
+        db.session.execute(proxy_requests.update().values(status="started", result=None))
+        db.session.commit()
+    # Still fresh: a concurrent duplicate may be running it, so the retry is told to wait.
+    waiting = client.post(proxy_url("widget/redeem", seeded.customer_id), data=fields)
+    assert waiting.status_code == 202
+    with client.application.app_context():
+        db.session.execute(proxy_requests.update().values(created_at=utcnow() - ABANDONED_AFTER - timedelta(seconds=1)))
+        db.session.commit()
+    retry = client.post(proxy_url("widget/redeem", seeded.customer_id), data=fields)
+    assert retry.status_code == 200 and f"Your code {code} is ready" in retry.get_data(as_text=True)
+    assert _balance(client, seeded.member_id) == 200
+    with client.application.app_context():
+        assert db.session.execute(select(func.count()).select_from(Redemption)).scalar_one() == 1

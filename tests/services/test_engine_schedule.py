@@ -11,16 +11,18 @@ from rq.cron import CronScheduler
 
 from app.jobs.schedule import JOBS
 
+# Pending points and advocate rewards are also scheduled for their exact moment (app.services.due); their
+# sweeps are the safety net. Birthdays and expiry run hourly so that what falls due on a date happens on it.
 EXPECTED = {
     "app.jobs.webhooks.sweep": ("webhooks", 60, None),
     "app.jobs.schedule.sync_writeback": ("sync", 60, None),
     "app.jobs.schedule.release_pending_points": ("bulk", 300, None),
-    "app.jobs.schedule.process_referrals": ("bulk", 900, None),
+    "app.jobs.schedule.process_referrals": ("bulk", 300, None),
     "app.jobs.schedule.expire_reward_codes": ("bulk", None, "15 * * * *"),
     "app.jobs.schedule.reconcile_orders": ("bulk", None, "30 2 * * *"),
     "app.jobs.schedule.evaluate_tiers": ("bulk", None, "0 4 * * *"),
-    "app.jobs.schedule.award_birthdays": ("bulk", None, "10 0 * * *"),
-    "app.jobs.schedule.run_expiry": ("bulk", None, "0 5 * * *"),
+    "app.jobs.schedule.award_birthdays": ("bulk", None, "10 * * * *"),
+    "app.jobs.schedule.run_expiry": ("bulk", None, "5 * * * *"),
     "app.jobs.schedule.refresh_analytics": ("bulk", None, "0 3 * * *"),
 }
 

@@ -73,8 +73,46 @@
                           headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })
         .catch(function (err) { if (left > 0) return attempt(left - 1); throw err; });
     };
-    attempt(1).then(function (res) { return res.text(); })
-      .then(function (html) { W.replace(root, html); })
-      .catch(function () { buttons.forEach(function (b) { b.disabled = false; }); });
+    attempt(1).then(function (res) {
+      return res.text().then(function (html) {
+        // The app answers every outcome it knows (refusals included) with a fresh widget; anything else
+        // (a proxy error page, a server error) is not shown as it came.
+        if (isFragment(html)) { W.replace(root, html); return; }
+        throw new Error('HTTP ' + res.status);
+      });
+    }).catch(function () { W.failed(root, form); });
   });
+
+  function isFragment(html) { return /data-regulars-root/.test(html || ''); }
+
+  // The request failed or its answer was not the widget: show the widget as it now stands (the change
+  // either happened in full, e.g. points and code both there, or not at all) with a plain message, in its
+  // own look. Nothing is retried on the shopper's behalf.
+  W.failed = function (root, form) {
+    var message = root.getAttribute('data-error-text') || 'Something went wrong. Please try again.';
+    var show = function (target) {
+      var old = target.querySelector('[data-flash]');
+      if (old) old.remove();
+      var p = document.createElement('p');
+      p.className = 'regulars__flash regulars__flash--error';
+      p.setAttribute('role', 'alert');
+      p.setAttribute('data-flash', 'error_unreachable');
+      p.textContent = message;
+      var title = target.querySelector('.regulars__title');
+      if (title) title.insertAdjacentElement('afterend', p); else target.insertAdjacentElement('afterbegin', p);
+    };
+    var reenable = function () { form.querySelectorAll('button').forEach(function (b) { b.disabled = false; }); };
+    var fresh = baseOf(root) + '/widget?locale=' + encodeURIComponent(locale(root));
+    fetch(fresh, { credentials: 'same-origin' })
+      .then(function (res) { return res.ok ? res.text() : ''; })
+      .then(function (html) {
+        if (!isFragment(html)) throw new Error('no widget');
+        var holder = document.createElement('div');
+        holder.innerHTML = html;
+        var next = holder.querySelector('[data-regulars-root]');
+        root.replaceWith(next);
+        show(next);
+      })
+      .catch(function () { reenable(); show(root); });
+  };
 })();

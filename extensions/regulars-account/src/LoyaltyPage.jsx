@@ -317,7 +317,7 @@ function History({history}) {
           {history.map((line) => (
             <s-stack key={line.id} direction="inline" gap="base" justifyContent="space-between">
               <s-text>
-                {date(line.created_at)} · {historyLabel(line)}
+                {date(line.occurred_at)} · {historyLabel(line)}
                 {line.note ? ` — ${line.note}` : ''}
                 {line.status === 'pending' ? ` (${t('pendingTag')})` : ''}
               </s-text>
