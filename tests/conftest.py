@@ -81,6 +81,9 @@ def make_config(**overrides: Any) -> Config:
         database_url="sqlite:///:memory:",
         redis_url=None,
         shopify_api_origin=None,
+        # No schedule thread behind a test's back (it would outlive the test's app and write into the next
+        # test's tables); the tests of the in-process schedule turn it on.
+        in_process_schedule=False,
     )
     base.update(overrides)
     return Config(**base)  # type: ignore[arg-type]

@@ -64,7 +64,7 @@ def main() -> None:
         print(f"seeded {args.members:,} members, {args.entries:,} entries for the member in "
               f"{time.perf_counter() - t0:.1f}s")
         env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-               "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "test"}
+               "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "development"}
         env.pop("REDIS_URL", None)
         port = free_port()
         procs.append(serve("bench.widget.timed:app", port, env, ["-k", "sync", "-w", str(args.workers)]))

@@ -44,7 +44,7 @@ def rq_app(pg_url: str, redis_url: str) -> Iterator[Any]:
                             installed_at=utcnow(), access_token="tok"))
         db.session.commit()
     env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "REGULARS_QUEUE_PREFIX": prefix,
-           "REGULARS_ENV": "test", "SHOPIFY_API_KEY": "test-api-key", "SHOPIFY_API_SECRET": "test-api-secret",
+           "REGULARS_ENV": "development", "SHOPIFY_API_KEY": "test-api-key", "SHOPIFY_API_SECRET": "test-api-secret",
            "SHOPIFY_API_ORIGIN": NOWHERE}
     worker = subprocess.Popen(
         [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", redis_url,
