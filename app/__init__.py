@@ -40,10 +40,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
+    from app.jobs.events import init_app as events_init
 
     db_setup.init_app(app)
     shopify.init_app(app)
     jobs.init_app(app)
+    events_init(app)
     webhooks.init_app(app)
     auth_init(app)
     health_init(app)

@@ -31,6 +31,8 @@ class Config:
     database_url: str = "sqlite:///instance/regulars.db"
     redis_url: str | None = None
     shopify_api_origin: str | None = None
+    # Development and tests only: Klaviyo's API at a local stand-in (like SHOPIFY_API_ORIGIN).
+    klaviyo_api_origin: str | None = None
     # Internal knobs, not part of the outside contract.
     queue_prefix: str = ""
     drain_slots: int = 2
@@ -101,6 +103,13 @@ class Config:
             origin = origin.rstrip("/")
             _require_http_url("SHOPIFY_API_ORIGIN", origin)
 
+        klaviyo_origin = get("KLAVIYO_API_ORIGIN")
+        if klaviyo_origin:
+            if production:
+                raise ConfigError("KLAVIYO_API_ORIGIN is a development aid and must not be set in production")
+            klaviyo_origin = klaviyo_origin.rstrip("/")
+            _require_http_url("KLAVIYO_API_ORIGIN", klaviyo_origin)
+
         slots_raw = get("REGULARS_DRAIN_SLOTS") or "2"
         attempts_raw = get("REGULARS_DELIVERY_MAX_ATTEMPTS") or "5"
         try:
@@ -121,6 +130,7 @@ class Config:
             database_url=database_url,
             redis_url=redis_url,
             shopify_api_origin=origin,
+            klaviyo_api_origin=klaviyo_origin,
             queue_prefix=get("REGULARS_QUEUE_PREFIX") or "",
             drain_slots=drain_slots,
             delivery_max_attempts=max_attempts,

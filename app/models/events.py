@@ -36,7 +36,10 @@ class ShopIntegration(db.Model):  # type: ignore[name-defined,misc]
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True,
                                          autoincrement=False)
-    flow_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # On: every Flow trigger is sent. Off: only those Flow's lifecycle callback says a workflow uses.
+    flow_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # handle → whether an enabled workflow of the shop starts with it (Flow's trigger lifecycle callback).
+    flow_triggers: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     klaviyo_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     klaviyo_private_key: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

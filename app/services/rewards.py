@@ -34,7 +34,7 @@ from app.loyalty.rewards import (
 from app.loyalty.settings import ProgramSettings
 from app.models import Member, Order, Redemption, Reward, Shop, Tier, utcnow
 from app.services import audit
-from app.services.ledger import lock_member, post_entry
+from app.services.ledger import emit_event, lock_member, post_entry
 
 log = logging.getLogger(__name__)
 
@@ -438,6 +438,11 @@ def _issue(shop: Shop, redemption: Redemption, spec: RewardSpec, quote: Quote, c
     if discount_gid is not None:
         redemption.status = "issued"
         redemption.discount_gid = discount_gid
+        emit_event(shop.id, redemption.member_id, "reward_code_issued", {
+            "redemption_id": redemption.id, "reward_id": redemption.reward_id, "reward_name": redemption.reward_name,
+            "code": redemption.code, "points": redemption.points, "value": str(redemption.value),
+            "expires_at": redemption.expires_at.isoformat().replace("+00:00", "Z"),
+        }, now=now)
         db.session.commit()
         request_writeback()
         return redemption

@@ -1,0 +1,419 @@
+"""The relay: the outbox's one reader. It hands every event to each enabled destination (Shopify Flow,
+Klaviyo, merchants' webhook endpoints) at least once, in order per member, with the event's stable id,
+retrying with backoff until a dead letter the merchant sees and replays (app/services/events.py).
+
+Two steps, each its own transaction, so a crash anywhere loses nothing:
+1. fan-out: outbox events not yet relayed become one `event_deliveries` row per destination, and the
+   event is marked relayed, in one commit;
+2. delivery: due deliveries are claimed (SKIP LOCKED, none while an earlier one of the same member to the
+   same destination is still pending) under a lease, sent, and their outcome committed. A relay killed
+   between sending and committing sends again after the lease: destinations drop repeats by the event id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import aliased
+
+from app.extensions import db
+from app.klaviyo import METRICS, Sent, current_klaviyo, event_body, profile_body
+from app.loyalty.expiry import expiry_date
+from app.models import EventDelivery, Member, OutboxEvent, Shop, ShopIntegration, Tier, WebhookEndpoint, utcnow
+from app.services.events import event_document, event_type
+from app.shopify.flow import FLOW_TRIGGER_RECEIVE, parse_trigger_answer, trigger_handle, trigger_payload
+from app.signed_webhooks import WebhookPoster, body_of, headers_for
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+FAN_OUT_BATCH = 2000
+DELIVER_BATCH = 1000
+THREADS = 16
+# Klaviyo gets the events its merchants build flows on (the names Smile and LoyaltyLion sync).
+KLAVIYO_TYPES = frozenset(METRICS)
+
+
+def backoff(attempts: int) -> timedelta:
+    """After the n-th failed attempt: 10 s, 40 s, 160 s, ≈ 11 min, ≈ 43 min, ≈ 3 h, then 6 h."""
+    return timedelta(seconds=min(6 * 3600, 10 * 4 ** max(0, attempts - 1)))
+
+
+@dataclass
+class RelayRun:
+    fanned_out: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+    def add(self, other: RelayRun) -> None:
+        for k in ("fanned_out", "delivered", "retried", "dead", "skipped"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("fanned_out", "delivered", "retried", "dead", "skipped")}
+
+
+# ----------------------------------------------------------------------------------------- fan-out
+
+
+@dataclass
+class _ShopDestinations:
+    active: bool
+    webhooks: list[tuple[int, frozenset[str]]] = field(default_factory=list)
+    flow_all: bool = False
+    flow_handles: frozenset[str] = frozenset()
+    klaviyo: bool = False
+
+    def for_event(self, etype: str, data: dict[str, Any]) -> list[str]:
+        if not self.active:
+            return []
+        out = [f"webhook:{eid}" for eid, types in self.webhooks if not types or etype in types]
+        handle = trigger_handle(etype, data)
+        if handle and (self.flow_all or handle in self.flow_handles):
+            out.append("flow")
+        if self.klaviyo and etype in KLAVIYO_TYPES:
+            out.append("klaviyo")
+        return out
+
+
+def _destinations(shop_ids: Iterable[int]) -> dict[int, _ShopDestinations]:
+    ids = sorted(set(shop_ids))
+    shops = {s.id: s for s in db.session.execute(select(Shop).where(Shop.id.in_(ids))).scalars()}
+    out = {sid: _ShopDestinations(active=bool(s.active)) for sid, s in shops.items()}
+    for ep in db.session.execute(select(WebhookEndpoint).where(
+            WebhookEndpoint.shop_id.in_(ids), WebhookEndpoint.deleted_at.is_(None))).scalars():
+        if ep.shop_id in out:
+            out[ep.shop_id].webhooks.append((ep.id, frozenset(ep.events or [])))
+    for row in db.session.execute(select(ShopIntegration).where(ShopIntegration.shop_id.in_(ids))).scalars():
+        d = out.get(row.shop_id)
+        if d is None:
+            continue
+        has_token = bool(shops[row.shop_id].access_token)
+        d.flow_all = bool(row.flow_enabled) and has_token
+        d.flow_handles = frozenset(h for h, on in (row.flow_triggers or {}).items() if on) if has_token else frozenset()
+        d.klaviyo = bool(row.klaviyo_enabled and row.klaviyo_private_key)
+    return out
+
+
+def fan_out(now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int:
+    """Relays up to `limit` outbox events into deliveries; returns how many events. Commits."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(OutboxEvent.id, OutboxEvent.shop_id, OutboxEvent.member_id, OutboxEvent.kind, OutboxEvent.payload)
+        .where(OutboxEvent.processed_at.is_(None)).order_by(OutboxEvent.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        db.session.rollback()
+        return 0
+    dests = _destinations(r.shop_id for r in rows)
+    deliveries = []
+    for r in rows:
+        d = dests.get(r.shop_id)
+        for dest in d.for_event(event_type(r.kind), r.payload or {}) if d else []:
+            deliveries.append({"shop_id": r.shop_id, "event_id": r.id, "member_id": r.member_id, "destination": dest,
+                               "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+                               "updated_at": now})
+    if deliveries:
+        db.session.execute(insert(EventDelivery), deliveries)
+    db.session.execute(update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows]))
+                       .values(processed_at=now).execution_options(synchronize_session=False))
+    db.session.commit()
+    return len(rows)
+
+
+# ----------------------------------------------------------------------------------------- delivery
+
+
+@dataclass
+class _Job:
+    delivery_id: int
+    destination: str
+    member_id: int | None
+    attempts: int
+    event: dict[str, Any]
+    shop: Shop
+    send: Callable[[], _Outcome] | None = None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str  # delivered | retry | skipped | dead
+    http_status: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    counts: bool = True  # a client-side rate-limit wait is not an attempt
+
+
+def claim(now: datetime, limit: int) -> list[EventDelivery]:
+    """Due deliveries, oldest first, none behind an earlier pending one of the same member and destination;
+    leased (next attempt pushed past the lease) and committed, so a second relay does not take them too."""
+    earlier = aliased(EventDelivery)
+    blocked = (select(earlier.id).where(
+        earlier.destination == EventDelivery.destination, earlier.member_id == EventDelivery.member_id,
+        earlier.status == "pending", earlier.id < EventDelivery.id).exists())
+    rows = list(db.session.execute(
+        select(EventDelivery).where(EventDelivery.status == "pending", EventDelivery.next_attempt_at <= now, ~blocked)
+        .order_by(EventDelivery.id).limit(limit).with_for_update(skip_locked=True, of=EventDelivery)
+    ).scalars())
+    if rows:
+        db.session.execute(update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows]))
+                           .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+    db.session.commit()
+    return rows
+
+
+def _klaviyo_properties(shop: Shop, member: Member, tiers: dict[int, str], settings: Any) -> dict[str, Any]:
+    from app.services.referrals import referral_url
+
+    props: dict[str, Any] = {
+        "Loyalty Points": int(member.points_available or 0), "Loyalty Points Pending": int(member.points_pending or 0),
+        "Loyalty Tier": tiers.get(member.tier_id or 0) or "",
+        "Loyalty Referral URL": referral_url(shop, member) if member.referral_code else "",
+    }
+    last = member.last_activity_at or member.enrolled_at or member.created_at
+    if settings.expiry_mode == "inactivity" and last is not None and (member.points_available or 0) > 0:
+        props["Loyalty Points Expiring"] = int(member.points_available or 0)
+        props["Loyalty Points Expire On"] = expiry_date(last, settings.expiry_days).date().isoformat()
+    return props
+
+
+def _prepare(rows: list[EventDelivery], poster: WebhookPoster) -> list[_Job]:
+    from app.services.program import settings_for
+
+    events = {e.id: e for e in db.session.execute(
+        select(OutboxEvent).where(OutboxEvent.id.in_({r.event_id for r in rows}))).scalars()}
+    member_ids = {r.member_id for r in rows if r.member_id is not None}
+    members = {m.id: m for m in db.session.execute(select(Member).where(Member.id.in_(member_ids))).scalars()} \
+        if member_ids else {}
+    shops = {s.id: s for s in db.session.execute(select(Shop).where(Shop.id.in_({r.shop_id for r in rows}))).scalars()}
+    endpoint_ids = [int(r.destination.split(":", 1)[1]) for r in rows if r.destination.startswith("webhook:")]
+    endpoints = {e.id: e for e in db.session.execute(
+        select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids))).scalars()} if endpoint_ids else {}
+    integrations = {i.shop_id: i for i in db.session.execute(
+        select(ShopIntegration).where(ShopIntegration.shop_id.in_(list(shops)))).scalars()}
+    tiers: dict[int, str] = {}
+    settings: dict[int, Any] = {}
+    jobs: list[_Job] = []
+    for r in rows:
+        event, shop = events.get(r.event_id), shops.get(r.shop_id)
+        if event is None or shop is None:
+            continue
+        member = members.get(r.member_id) if r.member_id is not None else None
+        doc = event_document(event, shop.domain, member.customer_id if member else None)
+        job = _Job(r.id, r.destination, r.member_id, r.attempts, doc, shop)
+        if r.destination.startswith("webhook:"):
+            ep = endpoints.get(int(r.destination.split(":", 1)[1]))
+            if ep is None or ep.deleted_at is not None:
+                job.send = lambda: _Outcome("skipped", error="endpoint removed")
+            else:
+                body = body_of(doc)
+                url, headers = ep.url, headers_for(doc, ep.secret, body)
+                job.send = lambda url=url, body=body, headers=headers: _webhook_outcome(poster.post(url, body, headers))
+        elif r.destination == "klaviyo":
+            integration = integrations.get(shop.id)
+            key = integration.klaviyo_private_key if integration and integration.klaviyo_enabled else None
+            if not key:
+                job.send = lambda: _Outcome("skipped", error="Klaviyo is not connected")
+            elif member is None or (not member.email and not member.customer_id):
+                job.send = lambda: _Outcome("skipped", error="no profile to attach the event to")
+            else:
+                if shop.id not in settings:
+                    settings[shop.id] = settings_for(shop)
+                    tiers.update({t.id: t.name for t in db.session.execute(
+                        select(Tier).where(Tier.shop_id == shop.id)).scalars()})
+                person = {"customer_id": member.customer_id, "email": member.email,
+                          "first_name": member.first_name, "last_name": member.last_name}
+                props = _klaviyo_properties(shop, member, tiers, settings[shop.id])
+                job.send = lambda key=key, doc=doc, person=person, props=props: _klaviyo_send(key, doc, person, props)
+        elif r.destination != "flow":
+            job.send = lambda: _Outcome("dead", error="unknown destination")
+        jobs.append(job)
+    return jobs
+
+
+def _webhook_outcome(result: Any) -> _Outcome:
+    if result.ok:
+        return _Outcome("delivered", result.status)
+    return _Outcome("retry", result.status or None, result.error)
+
+
+def _klaviyo_outcome(sent: Sent) -> _Outcome:
+    if sent.ok:
+        return _Outcome("delivered", sent.status)
+    if sent.permanent:
+        return _Outcome("dead", sent.status, sent.error)
+    return _Outcome("retry", sent.status or None, sent.error, sent.retry_after, counts=sent.error != "rate limit (client side)")
+
+
+def _klaviyo_send(key: str, doc: dict[str, Any], person: dict[str, Any], props: dict[str, Any]) -> _Outcome:
+    client = current_klaviyo()
+    # Profile properties first (Profiles API), then the event (Events API; its profile is matched by id).
+    profile = client.import_profile(key, profile_body(person, props))
+    if not profile.ok:
+        return _klaviyo_outcome(profile)
+    return _klaviyo_outcome(client.create_event(key, event_body(doc, person, props)))
+
+
+def _flow_send(job: _Job) -> _Outcome:
+    from app.services.shops import ShopNotInstalled, admin_graphql
+    from app.shopify import GraphQLError, ShopifyUnavailable
+
+    handle = trigger_handle(job.event["type"], job.event.get("data") or {})
+    if handle is None:
+        return _Outcome("skipped", error="no Flow trigger for this event type")
+    try:
+        data = admin_graphql(job.shop, FLOW_TRIGGER_RECEIVE, {"handle": handle, "payload": trigger_payload(job.event)})
+    except ShopNotInstalled as exc:
+        return _Outcome("skipped", error=str(exc))
+    except ShopifyUnavailable as exc:
+        return _Outcome("retry", error=str(exc))
+    except GraphQLError as exc:
+        return _Outcome("retry", exc.status, f"{exc}: {exc.errors}"[:500])
+    answer = parse_trigger_answer(data)
+    if answer.ok:
+        return _Outcome("delivered", 200)
+    # Flow refused the payload (unknown handle, a field it does not declare): the same call would fail again.
+    return _Outcome("dead", 200, "; ".join(answer.errors)[:500])
+
+
+def _run_chain(chain: list[_Job]) -> list[tuple[_Job, _Outcome | None]]:
+    """One member's deliveries to one destination, in order; after a failure the rest wait (None)."""
+    out: list[tuple[_Job, _Outcome | None]] = []
+    failed = False
+    for job in chain:
+        if failed:
+            out.append((job, None))
+            continue
+        try:
+            outcome = job.send() if job.send else _Outcome("dead", error="nothing to send")
+        except Exception as exc:  # a bug in one sender must not stop the others
+            log.exception("delivery %s failed", job.delivery_id)
+            outcome = _Outcome("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+        out.append((job, outcome))
+        failed = outcome.status == "retry"
+    return out
+
+
+def deliver_due(now: datetime | None = None, limit: int = DELIVER_BATCH, *, threads: int = THREADS,
+                poster: WebhookPoster | None = None) -> RelayRun:
+    """Claims and sends one batch of due deliveries; commits their outcomes."""
+    now = now or utcnow()
+    rows = claim(now, limit)
+    run = RelayRun()
+    if not rows:
+        return run
+    poster = poster or _poster()
+    jobs = _prepare(rows, poster)
+    chains: dict[tuple[str, int], list[_Job]] = defaultdict(list)
+    for job in jobs:
+        chains[(job.destination, job.member_id if job.member_id is not None else -job.delivery_id)].append(job)
+    flow_chains = [c for k, c in chains.items() if k[0] == "flow"]
+    http_chains = [c for k, c in chains.items() if k[0] != "flow"]
+    results: list[tuple[_Job, _Outcome | None]] = []
+    for chain in flow_chains:  # Admin GraphQL goes through the session (tokens): this thread only
+        for job in chain:
+            job.send = lambda job=job: _flow_send(job)
+        results += _run_chain(chain)
+    if len(http_chains) > 1 and threads > 1:
+        with ThreadPoolExecutor(max_workers=min(threads, len(http_chains))) as pool:
+            for part in pool.map(_in_app(_run_chain), http_chains):
+                results += part
+    else:
+        for chain in http_chains:
+            results += _run_chain(chain)
+    updates = []
+    for job, outcome in results:
+        if outcome is None:  # waited behind a failure: due again with the one it waits for
+            continue
+        attempts = job.attempts + (1 if outcome.counts else 0)
+        status = outcome.status
+        values: dict[str, Any] = {"id": job.delivery_id, "attempts": attempts, "updated_at": now,
+                                  "last_status": outcome.http_status, "last_error": outcome.error}
+        if status == "retry" and attempts >= MAX_ATTEMPTS:
+            status = "dead"
+        if status == "retry":
+            wait = timedelta(seconds=outcome.retry_after) if outcome.retry_after else backoff(attempts)
+            values.update(status="pending", next_attempt_at=now + wait)
+            run.retried += 1
+        elif status == "delivered":
+            values.update(status="delivered", delivered_at=now, last_error=None)
+            run.delivered += 1
+        elif status == "skipped":
+            values.update(status="skipped")
+            run.skipped += 1
+        else:
+            values.update(status="dead")
+            run.dead += 1
+            log.warning("delivery %s to %s is dead: %s", job.delivery_id, job.destination, outcome.error)
+        updates.append(values)
+    waiting = [job.delivery_id for job, outcome in results if outcome is None]
+    if updates:
+        db.session.execute(update(EventDelivery), updates)
+    if waiting:
+        db.session.execute(update(EventDelivery).where(EventDelivery.id.in_(waiting))
+                           .values(next_attempt_at=now).execution_options(synchronize_session=False))
+    db.session.commit()
+    return run
+
+
+def _in_app(fn: Callable[[list[_Job]], list[tuple[_Job, _Outcome | None]]]) -> Callable[[list[_Job]], Any]:
+    """Runs fn in a worker thread inside the caller's app context (the Klaviyo client lives on the app)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run(chain: list[_Job]) -> Any:
+        with app.app_context():
+            return fn(chain)
+
+    return run
+
+
+_POSTER: WebhookPoster | None = None
+
+
+def _poster() -> WebhookPoster:
+    global _POSTER
+    if _POSTER is None:
+        _POSTER = WebhookPoster()
+    return _POSTER
+
+
+def relay(now: datetime | None = None, *, rounds: int = 50, poster: WebhookPoster | None = None,
+          threads: int = THREADS) -> RelayRun:
+    """Fan-out then delivery until nothing is due (bounded by `rounds`). What the relay job runs."""
+    total = RelayRun()
+    for _ in range(rounds):
+        at = now or utcnow()
+        total.fanned_out += fan_out(at)
+        batch = deliver_due(at, poster=poster, threads=threads)
+        total.add(batch)
+        if not batch.delivered + batch.retried + batch.dead + batch.skipped and not _outbox_waiting():
+            break
+    return total
+
+
+def _outbox_waiting() -> bool:
+    return db.session.execute(select(OutboxEvent.id).where(OutboxEvent.processed_at.is_(None)).limit(1)).first() is not None
+
+
+def work_waiting(now: datetime | None = None) -> bool:
+    """Whether a relay run would find anything (outbox not relayed, or a delivery due)."""
+    now = now or utcnow()
+    if _outbox_waiting():
+        return True
+    return db.session.execute(select(EventDelivery.id).where(
+        EventDelivery.status == "pending", EventDelivery.next_attempt_at <= now).limit(1)).first() is not None
+
+
+__all__ = ["MAX_ATTEMPTS", "RelayRun", "backoff", "claim", "deliver_due", "fan_out", "relay", "work_waiting"]
