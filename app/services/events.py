@@ -322,7 +322,8 @@ def replay_deliveries(shop: Shop, ids: Iterable[int] = (), *, dead: bool = False
         return 0
     if destination:
         q = q.where(EventDelivery.destination == destination)
-    n = db.session.execute(q.values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
-                           .execution_options(synchronize_session=False)).rowcount
+    result: Any = db.session.execute(q.values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+                                      .execution_options(synchronize_session=False))
+    n = result.rowcount
     db.session.commit()
     return int(n or 0)

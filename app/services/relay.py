@@ -27,7 +27,16 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.klaviyo import METRICS, Sent, current_klaviyo, event_body, profile_body
 from app.loyalty.expiry import expiry_date
-from app.models import EventDelivery, Member, OutboxEvent, Shop, ShopIntegration, Tier, WebhookEndpoint, utcnow
+from app.models import (
+    EventDelivery,
+    Member,
+    OutboxEvent,
+    Shop,
+    ShopIntegration,
+    Tier,
+    WebhookEndpoint,
+    utcnow,
+)
 from app.services.events import event_document, event_type
 from app.shopify.flow import FLOW_TRIGGER_RECEIVE, parse_trigger_answer, trigger_handle, trigger_payload
 from app.signed_webhooks import WebhookPoster, body_of, headers_for
