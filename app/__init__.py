@@ -58,7 +58,7 @@ def _init_optional(app: Flask) -> None:
     """Blueprints of later subsystems (admin, proxy, API); each registers itself when present."""
     import importlib
 
-    for name in ("app.admin", "app.proxy", "app.api"):
+    for name in ("app.admin", "app.proxy", "app.api", "app.flow"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -45,3 +45,15 @@ register(evaluate_tiers, queue_name=BULK, cron="0 4 * * *", job_timeout=4 * HOUR
 register(award_birthdays, queue_name=BULK, cron="10 0 * * *", job_timeout=2 * HOUR, name="regulars.birthdays")
 register(run_expiry, queue_name=BULK, cron="0 5 * * *", job_timeout=4 * HOUR, name="regulars.expiry")
 register(refresh_analytics, queue_name=BULK, cron="0 3 * * *", job_timeout=2 * HOUR, name="regulars.analytics")
+
+
+def register_automations() -> None:
+    """Automations every 15 minutes; the relay every minute (commits kick it at once; this brings retries)."""
+    from app.jobs.automations import AUTOMATIONS_INTERVAL, RELAY_INTERVAL, relay_now, run_automations
+
+    register(run_automations, queue_name=BULK, interval=AUTOMATIONS_INTERVAL, job_timeout=HOUR,
+             name="regulars.automations")
+    register(relay_now, queue_name=SYNC, interval=RELAY_INTERVAL, job_timeout=600, name="regulars.relay")
+
+
+register_automations()

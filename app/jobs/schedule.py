@@ -105,6 +105,17 @@ def refresh_analytics() -> Any:
     return _call_service("analytics", "refresh_all")
 
 
+def run_automations() -> Any:
+    """Every 15 minutes: the automation steps due now, decided and fired (holdout counted, not sent)."""
+    return _call_service("automation_runs", "run_all")
+
+
+def relay_events() -> Any:
+    """The outbox relayed to Flow, Klaviyo and webhook endpoints; retries that came due."""
+    result = _call_service("relay", "relay")
+    return result.as_dict() if hasattr(result, "as_dict") else result
+
+
 # name → job, for `flask --app app regulars run <name>` and the cron config.
 JOBS: dict[str, Callable[[], Any]] = {
     "release-pending": release_pending_points,
@@ -116,4 +127,6 @@ JOBS: dict[str, Callable[[], Any]] = {
     "expire-codes": expire_reward_codes,
     "writeback": sync_writeback,
     "analytics": refresh_analytics,
+    "automations": run_automations,
+    "relay": relay_events,
 }

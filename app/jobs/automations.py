@@ -1,0 +1,34 @@
+"""RQ entry point of the automations: decide and fire the steps due now, for every installed shop.
+
+Scheduled every 15 minutes by app/jobs/cron_config.py (`rq cron`); without Redis, `in_process_schedule`
+lists the same jobs for an in-process scheduler, and `flask --app app regulars automations run` runs it now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.jobs import job_context
+
+AUTOMATIONS_INTERVAL = 900
+RELAY_INTERVAL = 60
+
+
+def run_automations(shop_domain: str | None = None) -> dict[str, dict[str, int]]:
+    from app.services.automation_runs import run_all
+
+    with job_context():
+        return run_all(shop_domain=shop_domain)
+
+
+def relay_now() -> dict[str, int]:
+    from app.jobs.events import relay_events
+
+    return relay_events()
+
+
+def in_process_schedule() -> list[tuple[str, int, Callable[[], Any]]]:
+    """(name, every N seconds, job) for a scheduler running inside the app when REDIS_URL is unset."""
+    return [("regulars.automations", AUTOMATIONS_INTERVAL, run_automations),
+            ("regulars.relay", RELAY_INTERVAL, relay_now)]
