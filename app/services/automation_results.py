@@ -4,6 +4,7 @@ its 95 % interval (app.loyalty.lift) and the cost of the incentives. Read-only."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -68,7 +69,9 @@ def _cells(shop: Shop, flow: str, window_days: int, start: datetime | None, end:
         f" WHERE {' AND '.join(where)}"
         ") x GROUP BY step_key, variant, holdout"
     )
-    binds = [bindparam(k, v, type_=UTCDateTime()) if isinstance(v, datetime) else bindparam(k, v) for k, v in params.items()]
+    used = set(re.findall(r"(?<![:\w]):(\w+)", sql))
+    binds = [bindparam(k, v, type_=UTCDateTime()) if isinstance(v, datetime) else bindparam(k, v)
+             for k, v in params.items() if k in used]
     out: dict[tuple[str, str, bool], _Cell] = {}
     for step, variant, holdout, n, fired, conv, rev, points, code_value in db.session.execute(text(sql).bindparams(*binds)):
         out[(str(step), str(variant), bool(holdout))] = _Cell(int(n), int(fired or 0), int(conv or 0), _money(rev),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -89,7 +90,10 @@ def _flavour() -> _Flavour:
 def _exec(sql: str, params: dict[str, Any]) -> int:
     """Runs one statement; datetimes are bound as UTC columns are (SQLite keeps them naive), lists expand."""
     binds = []
+    used = set(re.findall(r"(?<![:\w]):(\w+)", sql))
     for name, value in params.items():
+        if name not in used:
+            continue
         if isinstance(value, datetime):
             binds.append(bindparam(name, value, type_=UTCDateTime()))
         elif isinstance(value, (list, tuple, frozenset, set)):
