@@ -109,6 +109,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        # Closing the listening socket is enough: open keep-alive connections end with their clients, and
+        # the loop's daemon thread ends with the process (stopping the loop would strand their coroutines).
         if self._loop and self._server:
             self._loop.call_soon_threadsafe(self._server.close)
-            self._loop.call_soon_threadsafe(self._loop.stop)

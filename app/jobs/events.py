@@ -97,7 +97,8 @@ def _after_flush(session: Session, _ctx: Any) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(_FLAG, False) or not has_app_context():
+    # SQLAlchemy calls this for a savepoint's release too: wait for the outer commit.
+    if session.in_nested_transaction() or not session.info.pop(_FLAG, False) or not has_app_context():
         return
     try:
         request_relay()
@@ -105,8 +106,10 @@ def _after_commit(session: Session) -> None:
         log.exception("could not request a relay run")
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_FLAG, None)
+def _after_rollback(session: Session, previous: Any) -> None:
+    # A savepoint rolled back (a retried unique code, say) leaves the outer transaction's events in place.
+    if getattr(previous, "parent", None) is None and not getattr(previous, "nested", False):
+        session.info.pop(_FLAG, None)
 
 
 @sweep_hook("relay")
@@ -126,5 +129,5 @@ def init_app(app: Flask) -> None:
     if not _listening:
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+        event.listen(Session, "after_soft_rollback", _after_rollback)
         _listening = True

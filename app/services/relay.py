@@ -48,8 +48,9 @@ LEASE = timedelta(minutes=2)
 FAN_OUT_BATCH = 2000
 DELIVER_BATCH = 1000
 THREADS = 16
-# Klaviyo gets the events its merchants build flows on (the names Smile and LoyaltyLion sync).
-KLAVIYO_TYPES = frozenset(METRICS)
+# Klaviyo gets the events its merchants build flows on (the names Smile and LoyaltyLion sync) as events;
+# every other change of a member only refreshes the profile's loyalty properties.
+KLAVIYO_EVENTS = frozenset(METRICS)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -84,14 +85,14 @@ class _ShopDestinations:
     flow_handles: frozenset[str] = frozenset()
     klaviyo: bool = False
 
-    def for_event(self, etype: str, data: dict[str, Any]) -> list[str]:
+    def for_event(self, etype: str, data: dict[str, Any], member: bool = True) -> list[str]:
         if not self.active:
             return []
         out = [f"webhook:{eid}" for eid, types in self.webhooks if not types or etype in types]
         handle = trigger_handle(etype, data)
         if handle and (self.flow_all or handle in self.flow_handles):
             out.append("flow")
-        if self.klaviyo and etype in KLAVIYO_TYPES:
+        if self.klaviyo and (etype in KLAVIYO_EVENTS or member):
             out.append("klaviyo")
         return out
 
@@ -130,7 +131,7 @@ def fan_out(now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int:
     deliveries = []
     for r in rows:
         d = dests.get(r.shop_id)
-        for dest in d.for_event(event_type(r.kind), r.payload or {}) if d else []:
+        for dest in d.for_event(event_type(r.kind), r.payload or {}, r.member_id is not None) if d else []:
             deliveries.append({"shop_id": r.shop_id, "event_id": r.id, "member_id": r.member_id, "destination": dest,
                                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
                                "updated_at": now})
@@ -270,7 +271,7 @@ def _klaviyo_send(key: str, doc: dict[str, Any], person: dict[str, Any], props: 
     client = current_klaviyo()
     # Profile properties first (Profiles API), then the event (Events API; its profile is matched by id).
     profile = client.import_profile(key, profile_body(person, props))
-    if not profile.ok:
+    if not profile.ok or doc["type"] not in KLAVIYO_EVENTS:
         return _klaviyo_outcome(profile)
     return _klaviyo_outcome(client.create_event(key, event_body(doc, person, props)))
 
