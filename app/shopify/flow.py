@@ -115,7 +115,8 @@ def verify_flow_request(shopify_app: Any, headers: Any, raw: bytes) -> FlowReque
         return FlowRequest(False, 400, None, {}, "body is not JSON")
     if not isinstance(body, dict):
         return FlowRequest(False, 400, None, {}, "body is not a JSON object")
-    shop = result.shop or body.get("shopify_domain")
+    # The body is what the HMAC covers: its shopify_domain wins over the (unsigned) header.
+    shop = body.get("shopify_domain") or (f"{result.shop}.myshopify.com" if result.shop else None)
     return FlowRequest(True, 200, str(shop) if shop else None, body, "verified")
 
 
