@@ -37,6 +37,8 @@ class Config:
     queue_prefix: str = ""
     drain_slots: int = 2
     delivery_max_attempts: int = 5
+    # How long the relay holds a claimed delivery before another relay may send it again (a crash's cost).
+    relay_lease_seconds: int = 120
 
     @property
     def production(self) -> bool:
@@ -110,6 +112,10 @@ class Config:
             klaviyo_origin = klaviyo_origin.rstrip("/")
             _require_http_url("KLAVIYO_API_ORIGIN", klaviyo_origin)
 
+        lease_raw = get("REGULARS_RELAY_LEASE_SECONDS") or "120"
+        if not lease_raw.isdigit() or not 1 <= int(lease_raw) <= 3600:
+            raise ConfigError("REGULARS_RELAY_LEASE_SECONDS must be a whole number of seconds from 1 to 3600")
+
         slots_raw = get("REGULARS_DRAIN_SLOTS") or "2"
         attempts_raw = get("REGULARS_DELIVERY_MAX_ATTEMPTS") or "5"
         try:
@@ -134,6 +140,7 @@ class Config:
             queue_prefix=get("REGULARS_QUEUE_PREFIX") or "",
             drain_slots=drain_slots,
             delivery_max_attempts=max_attempts,
+            relay_lease_seconds=int(lease_raw),
         )
 
 

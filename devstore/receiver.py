@@ -25,6 +25,7 @@ class Receiver:
         self.bad_signatures = 0
         self.fail_next: list[int] = []  # statuses to answer next
         self.fail_all: int | None = None  # answer this status to everything (an endpoint that is down)
+        self.delay = 0.0  # seconds before each answer (a slow endpoint)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
@@ -81,6 +82,8 @@ class Receiver:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length") or 0))
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 status = self._answer(headers, body)
                 reply = b"ok" if status < 300 else b"no"
                 writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(reply)}\r\nContent-Type: text/plain\r\n\r\n".encode()

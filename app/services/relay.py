@@ -44,7 +44,6 @@ from app.signed_webhooks import WebhookPoster, body_of, headers_for
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=2)
 FAN_OUT_BATCH = 2000
 DELIVER_BATCH = 1000
 THREADS = 16
@@ -178,8 +177,9 @@ def claim(now: datetime, limit: int) -> list[EventDelivery]:
         .order_by(EventDelivery.id).limit(limit).with_for_update(skip_locked=True, of=EventDelivery)
     ).scalars())
     if rows:
+        lease = timedelta(seconds=current_app.config["REGULARS"].relay_lease_seconds)
         db.session.execute(update(EventDelivery).where(EventDelivery.id.in_([r.id for r in rows]))
-                           .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+                           .values(next_attempt_at=now + lease).execution_options(synchronize_session=False))
     db.session.commit()
     return rows
 
