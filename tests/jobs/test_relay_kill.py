@@ -4,6 +4,7 @@ member, and nothing is left pending."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -86,10 +87,8 @@ def test_relay_worker_killed_mid_way_delivers_every_event_by_id_after_restart(re
         time.sleep(0.02)
     got_before_kill = len(receiver.unique_ids())
     for pid in [*descendants(worker.pid), worker.pid]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     worker.wait(timeout=10)
     assert 120 <= got_before_kill < 600, "the relay was not killed mid-way"
     stalled = len(receiver.unique_ids())
