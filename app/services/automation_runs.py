@@ -147,6 +147,17 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+# After this many rows written in one statement, PostgreSQL's statistics of the table are refreshed at once:
+# on a fresh table the planner (and the foreign-key checks' cached plans) would otherwise still believe it
+# empty and scan it whole for every row of the next statement, which is quadratic.
+ANALYZE_AFTER = 1000
+
+
+def _analyze(fl: _Flavour, table: str, written: int) -> None:
+    if fl.pg and written >= ANALYZE_AFTER:
+        db.session.execute(text(f"ANALYZE {table}"))
+
+
 def _enter(fl: _Flavour, shop: Shop, a: Automation, now: datetime) -> int:
     """Step 3: new entries for the triggers in the entry window (ON CONFLICT: one entry per trigger, one
     active entry per member and flow)."""
@@ -193,7 +204,9 @@ def _enter(fl: _Flavour, shop: Shop, a: Automation, now: datetime) -> int:
                            f"FROM outbox_events o JOIN members m ON m.id = o.member_id "
                            f"WHERE o.shop_id = :shop AND o.kind = 'points_expiring' AND {aud} AND o.created_at {window} "
                            f"AND {expires} IS NOT NULL GROUP BY m.id, m.customer_id, {expires}" + tail, p))
-    return sum(_exec(sql, p) for sql, p in statements)
+    entered = sum(_exec(sql, p) for sql, p in statements)
+    _analyze(fl, "automation_enrollments", entered)
+    return entered
 
 
 def _exit_converted(shop: Shop, a: Automation, now: datetime) -> int:
@@ -244,9 +257,10 @@ def _advance(fl: _Flavour, shop: Shop, a: Automation, now: datetime) -> dict[str
             f"SELECT e.shop_id, e.id, e.member_id, e.flow, :step, :pos, e.holdout, e.variant,"
             f" CASE WHEN e.holdout = {fl.true()} THEN 'holdout' ELSE 'due' END, :now, 0 "
             f"FROM automation_enrollments e WHERE {cond} ON CONFLICT DO NOTHING", params)
+        _analyze(fl, "automation_step_runs", n)
         if n:
-            _exec(f"UPDATE automation_enrollments SET position = :pos WHERE id IN ("
-                  f"SELECT e.id FROM automation_enrollments e WHERE {cond})", params)
+            # The same condition on the table itself (no self-join: its plan stays linear on fresh statistics).
+            _exec(f"UPDATE automation_enrollments AS e SET position = :pos WHERE {cond}", params)
             reached[step.key] = n
     return reached
 
@@ -262,8 +276,7 @@ def _fire_plain(fl: _Flavour, shop: Shop, a: Automation, step: Step, variant: st
               f"SELECT r.shop_id, r.member_id, 'automation_step', {payload}, :now FROM automation_step_runs r "
               f"WHERE {cond} ORDER BY r.id", params)
     if n:
-        _exec(f"UPDATE automation_step_runs SET status = 'fired', fired_at = :now WHERE id IN ("
-              f"SELECT r.id FROM automation_step_runs r WHERE {cond})", params)
+        _exec(f"UPDATE automation_step_runs AS r SET status = 'fired', fired_at = :now WHERE {cond}", params)
         note_outbox_written()
     return n
 

@@ -71,8 +71,9 @@ def _time(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def event_document(event: OutboxEvent, shop_domain: str, customer_id: int | None) -> dict[str, Any]:
-    """`{"id", "type", "shop", "occurred_at", "customer_id"?, "data"}`; the id is stable (the outbox row's)."""
+def event_document(event: Any, shop_domain: str, customer_id: int | None) -> dict[str, Any]:
+    """`{"id", "type", "shop", "occurred_at", "customer_id"?, "data"}`; the id is stable (the outbox row's).
+    `event` is an OutboxEvent or a row with its id, kind, payload and created_at."""
     doc: dict[str, Any] = {"id": str(event.id), "type": event_type(event.kind), "shop": shop_domain,
                            "occurred_at": _time(event.created_at)}
     if customer_id is not None:
