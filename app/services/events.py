@@ -326,5 +326,7 @@ def replay_deliveries(shop: Shop, ids: Iterable[int] = (), *, dead: bool = False
     result: Any = db.session.execute(q.values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
                                       .execution_options(synchronize_session=False))
     n = result.rowcount
+    if n:
+        note_outbox_written()  # the commit asks for a relay run, as new events do
     db.session.commit()
     return int(n or 0)
