@@ -114,7 +114,9 @@ def test_turn_a_flow_on_see_its_lift_and_manage_where_events_go(page_env):
     assert entered == 40 and got + held == 40 and 0 < held < 40
     steps_seen = {e["data"]["step"] for e in receiver.events() if e["type"] == "automation.step"}
     assert steps_seen == {"welcome"} and receiver.bad_signatures == 0
-    assert len([e for e in receiver.events() if e["type"] == "automation.step"]) == got
+    step_events = [e for e in receiver.events() if e["type"] == "automation.step"]
+    assert len(step_events) == got
+    assert {e["data"]["incentive"]["points"] for e in step_events} == {50, 200}  # both A/B levels went out
 
     # The delivery log, and a dead letter replayed from it.
     log = page.locator("#deliveries")

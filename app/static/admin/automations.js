@@ -138,9 +138,9 @@ function incentiveFields(prefix, inc, rewards, esc) {
       <option value="" ${!type ? "selected" : ""}>no incentive</option>
       <option value="points" ${type === "points" ? "selected" : ""}>bonus points</option>
       ${rewards.length ? `<option value="reward" ${type === "reward" ? "selected" : ""}>a one-use reward code</option>` : ""}</select>
-    <input name="${prefix}_points" data-type="int" type="number" min="1" aria-label="Bonus points" placeholder="points" value="${inc && inc.type === "points" ? inc.points : ""}" style="width:7rem">
-    <select name="${prefix}_reward" aria-label="Reward">${rewards.map((r) => `<option value="${r.id}" ${inc && String(inc.reward_id) === String(r.id) ? "selected" : ""}>${esc(r.name)}</option>`).join("")}</select>
-    <input name="${prefix}_expiry" type="number" min="1" max="365" aria-label="Code valid for days" placeholder="valid days" value="${inc && inc.expiry_days ? inc.expiry_days : ""}" style="width:7rem">`;
+    <span data-show="points" ${type === "points" ? "" : "hidden"}><input name="${prefix}_points" type="number" min="1" aria-label="Bonus points" placeholder="points" value="${inc && inc.type === "points" ? inc.points : ""}" style="width:7rem"> points</span>
+    <span data-show="reward" ${type === "reward" ? "" : "hidden"}><select name="${prefix}_reward" aria-label="Reward">${rewards.map((r) => `<option value="${r.id}" ${inc && String(inc.reward_id) === String(r.id) ? "selected" : ""}>${esc(r.name)}</option>`).join("")}</select>
+    valid for <input name="${prefix}_expiry" type="number" min="1" max="365" aria-label="Code valid for days" placeholder="days" value="${inc && inc.expiry_days ? inc.expiry_days : ""}" style="width:6rem"> days</span>`;
 }
 
 function readIncentive(form, prefix) {
@@ -176,6 +176,10 @@ async function editor(main, ui, a, rewards) {
         <label>Count an order as converted within (days)<input name="window_days" type="number" min="1" max="90" value="${a.window_days}" style="width:6rem"></label></div>
       ${steps}
       <div><button class="primary" type="submit">Save</button></div></form>`;
+  // Show only the inputs of the chosen incentive.
+  main.querySelectorAll('select[name$="_type"]').forEach((sel) => sel.addEventListener("change", () => {
+    sel.parentElement.querySelectorAll("[data-show]").forEach((el) => { el.hidden = el.dataset.show !== sel.value; });
+  }));
   document.getElementById("flow-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = e.target;
