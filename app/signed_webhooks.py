@@ -7,9 +7,12 @@ import base64
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
+import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +42,7 @@ class PostResult:
     ok: bool
     status: int
     error: str = ""
+    permanent: bool = False
 
 
 class WebhookPoster:
@@ -47,9 +51,29 @@ class WebhookPoster:
     800 requests/s on one thread), and the relay's throughput is that per-request cost. Redirects are not
     followed: an endpoint answers for itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow_private: bool = False) -> None:
         self._local = threading.local()
         self._tls = ssl.create_default_context()
+        # Production refuses hosts that resolve to private, loopback or link-local addresses (an endpoint
+        # URL must not reach into the app's own network); development posts to 127.0.0.1 on purpose.
+        self.allow_private = allow_private
+        self._checked: dict[str, tuple[float, bool]] = {}
+        self._checked_lock = threading.Lock()
+
+    def _public(self, host: str) -> bool:
+        now = time.monotonic()
+        with self._checked_lock:
+            hit = self._checked.get(host)
+        if hit and now - hit[0] < 60:
+            return hit[1]
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+            ok = bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_global for i in infos)
+        except (OSError, ValueError):
+            ok = False
+        with self._checked_lock:
+            self._checked[host] = (now, ok)
+        return ok
 
     def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
         pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
@@ -72,6 +96,8 @@ class WebhookPoster:
         parts = urlsplit(url)
         scheme, host, port = parts.scheme, parts.hostname or "", parts.port
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not self.allow_private and not self._public(host):
+            return PostResult(False, 0, f"{host} does not resolve to public addresses only", permanent=True)
         for attempt in (1, 2):  # once more on a fresh connection when a kept-alive one was closed meanwhile
             conn = self._connection(scheme, host, port)
             try:

@@ -273,6 +273,8 @@ def _prepare(rows: list[Claimed], poster: WebhookPoster) -> list[_Job]:
 def _webhook_outcome(result: Any) -> _Outcome:
     if result.ok:
         return _Outcome("delivered", result.status)
+    if result.permanent:
+        return _Outcome("dead", None, result.error)
     return _Outcome("retry", result.status or None, result.error)
 
 
@@ -406,14 +408,15 @@ def _in_app(fn: Callable[[list[_Job]], list[tuple[_Job, _Outcome | None]]]) -> C
     return run
 
 
-_POSTER: WebhookPoster | None = None
+_POSTERS: dict[bool, WebhookPoster] = {}
 
 
 def _poster() -> WebhookPoster:
-    global _POSTER
-    if _POSTER is None:
-        _POSTER = WebhookPoster()
-    return _POSTER
+    allow_private = current_app.config["REGULARS"].env == "development"
+    poster = _POSTERS.get(allow_private)
+    if poster is None:
+        poster = _POSTERS[allow_private] = WebhookPoster(allow_private=allow_private)
+    return poster
 
 
 def relay(now: datetime | None = None, *, rounds: int = 50, poster: WebhookPoster | None = None,

@@ -202,3 +202,12 @@ def test_flow_triggers_go_to_shopify_only_once_turned_on(env):  # noqa: F811
         db.session.commit()
         relay()
         assert [t["handle"] for t in store.flow_triggers(SHOP)] == ["regulars-points-earned", "regulars-tier-changed"]
+
+
+def test_outside_development_an_endpoint_resolving_to_a_private_address_is_refused(receiver):
+    from app.signed_webhooks import WebhookPoster
+
+    result = WebhookPoster(allow_private=False).post(receiver.url, b"{}", {"Content-Type": "application/json"})
+    assert not result.ok and result.permanent and "public" in result.error
+    assert receiver.ids() == []  # never connected
+    assert WebhookPoster(allow_private=True).post(receiver.url, b'{"id": "1"}', {"X-Regulars-Event-Id": "1"}).ok
