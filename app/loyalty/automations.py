@@ -394,7 +394,9 @@ def _stored_incentive(raw: Any) -> Incentive | None:
 
 def stored_config(a: Automation) -> dict[str, Any]:
     doc = a.document()
-    return {k: doc[k] for k in ("window_days", "audience", "steps")}
+    # Both timings kept, None included: a step moved from hours to days must not get the default hours back.
+    steps = [{**s.document(), "after_days": s.after_days, "after_hours": s.after_hours} for s in a.steps]
+    return {"window_days": doc["window_days"], "audience": doc["audience"], "steps": steps}
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,10 @@ def test_points_expiring_timing_cannot_be_edited():
     with pytest.raises(domain.AutomationInvalid) as err:
         domain.apply_patch(domain.DEFAULTS["points_expiring"], {"steps": [{"key": "days_30", "after_days": 3}]})
     assert "steps[0].after_days" in err.value.errors
+
+
+def test_a_step_moved_from_hours_to_days_keeps_only_days_once_stored():
+    a = domain.DEFAULTS["post_purchase"]
+    b = domain.apply_patch(a, {"steps": [{"key": "check_in", "after_days": 3, "after_hours": None}]})
+    again = domain.from_stored("post_purchase", b.enabled, b.holdout_percent, domain.stored_config(b))
+    assert again.steps[0].offset_seconds == 3 * 86400
