@@ -256,7 +256,8 @@ def _patch_step(step: Step, raw: Mapping[str, Any], where: str, automation: Auto
     for name in ("after_days", "after_hours"):
         if name in raw:
             if automation.fixed_timing:
-                errors[f"{where}.{name}"] = "this flow's timing follows the program's expiry reminder days"
+                if raw[name] != getattr(step, name):  # the document read back unchanged is fine
+                    errors[f"{where}.{name}"] = "this flow's timing follows the program's expiry reminder days"
                 continue
             value = raw[name]
             if value is not None and (_int(value) is None or not 0 <= value <= MAX_OFFSET_DAYS * (24 if name == "after_hours" else 1)):

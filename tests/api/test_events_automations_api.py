@@ -141,6 +141,10 @@ def test_automations_list_edit_and_results(dev_app):
     _error(c.patch("/api/v1/automations/nope", headers=c.auth, json={}), 404)
     _error(c.patch("/api/v1/automations/welcome", headers=c.auth, json={
         "steps": [{"key": "welcome", "incentive": {"type": "reward", "reward_id": 12345}}]}), 422)
+    # Every automation read back and sent unchanged is accepted as it is.
+    for a in c.get("/api/v1/automations", headers=c.auth).get_json()["automations"]:
+        same = c.patch(f"/api/v1/automations/{a['key']}", headers=c.auth, json=a)
+        assert same.status_code == 200 and same.get_json() == a, (a["key"], same.get_data(as_text=True))
     results = c.get("/api/v1/automations/first_repeat/results?from=2026-01-01&to=2026-12-31", headers=c.auth)
     assert results.status_code == 200
     steps = results.get_json()["steps"]
