@@ -8,7 +8,7 @@ from typing import Any
 from flask import g, jsonify, request
 
 from app.api import ApiError, api_auth, bp, json_body
-from app.loyalty.automations import AutomationInvalid
+from app.loyalty.automation_edits import AutomationInvalid
 from app.models import utcnow
 from app.services import automation_results as results
 from app.services.automations import AutomationNotFound, get_automation, list_automations, patch_automation

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.loyalty import automations as domain
-from app.loyalty.automations import Automation, AutomationInvalid
+from app.loyalty.automation_edits import AutomationInvalid, apply_patch
+from app.loyalty.automations import Automation
 from app.models import Automation as AutomationRow
 from app.models import Reward, Shop, Tier, utcnow
 from app.services import audit
@@ -91,7 +92,7 @@ def patch_automation(shop: Shop, key: str, patch: Mapping[str, Any], actor: str 
     row = ensure_row(shop, key, now)
     current = of_row(shop, key, row)
     try:
-        updated = domain.apply_patch(current, patch, reward_ids=rewards, tier_ids=tiers)
+        updated = apply_patch(current, patch, reward_ids=rewards, tier_ids=tiers)
     except AutomationInvalid:
         db.session.rollback()
         raise

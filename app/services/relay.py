@@ -25,21 +25,26 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.klaviyo import METRICS, Sent, current_klaviyo, event_body, profile_body
-from app.loyalty.expiry import expiry_date
 from app.models import (
     EventDelivery,
-    Member,
     OutboxEvent,
     Shop,
     ShopIntegration,
-    Tier,
     WebhookEndpoint,
     utcnow,
 )
-from app.services.events import event_document, event_type
-from app.shopify.flow import FLOW_TRIGGER_RECEIVE, parse_trigger_answer, trigger_handle, trigger_payload
-from app.signed_webhooks import WebhookPoster, body_of, headers_for
+from app.services.destinations import (
+    KLAVIYO_EVENTS,
+    Claimed,
+    Job,
+    Outcome,
+    default_poster,
+    flow_send,
+    prepare,
+)
+from app.services.events import event_type
+from app.shopify.flow import trigger_handle
+from app.signed_webhooks import WebhookPoster
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +52,6 @@ MAX_ATTEMPTS = 8
 FAN_OUT_BATCH = 2000
 DELIVER_BATCH = 1000
 THREADS = 16
-# Klaviyo gets the events its merchants build flows on (the names Smile and LoyaltyLion sync) as events;
-# every other change of a member only refreshes the profile's loyalty properties.
-KLAVIYO_EVENTS = frozenset(METRICS)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -145,36 +147,6 @@ def fan_out(now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int:
 # ----------------------------------------------------------------------------------------- delivery
 
 
-@dataclass
-class _Job:
-    delivery_id: int
-    destination: str
-    member_id: int | None
-    attempts: int
-    event: dict[str, Any]
-    shop: Shop
-    send: Callable[[], _Outcome] | None = None
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: str  # delivered | retry | skipped | dead
-    http_status: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    counts: bool = True  # a client-side rate-limit wait is not an attempt
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    shop_id: int
-    event_id: int
-    member_id: int | None
-    destination: str
-    attempts: int
-
-
 def claim(now: datetime, limit: int) -> list[Claimed]:
     """Due deliveries, oldest first, none behind an earlier pending one of the same member and destination;
     leased (next attempt pushed past the lease) and committed, so a second relay does not take them too."""
@@ -196,140 +168,19 @@ def claim(now: datetime, limit: int) -> list[Claimed]:
     return rows
 
 
-def _klaviyo_properties(shop: Shop, member: Member, tiers: dict[int, str], settings: Any) -> dict[str, Any]:
-    from app.services.referrals import referral_url
-
-    props: dict[str, Any] = {
-        "Loyalty Points": int(member.points_available or 0), "Loyalty Points Pending": int(member.points_pending or 0),
-        "Loyalty Tier": tiers.get(member.tier_id or 0) or "",
-        "Loyalty Referral URL": referral_url(shop, member) if member.referral_code else "",
-    }
-    last = member.last_activity_at or member.enrolled_at or member.created_at
-    if settings.expiry_mode == "inactivity" and last is not None and (member.points_available or 0) > 0:
-        props["Loyalty Points Expiring"] = int(member.points_available or 0)
-        props["Loyalty Points Expire On"] = expiry_date(last, settings.expiry_days).date().isoformat()
-    return props
-
-
-def _prepare(rows: list[Claimed], poster: WebhookPoster) -> list[_Job]:
-    from app.services.program import settings_for
-
-    # Core rows (attribute access like the models) for the bulk of the batch: ORM objects cost ≈ 10× more.
-    events = {e.id: e for e in db.session.execute(
-        select(OutboxEvent.id, OutboxEvent.kind, OutboxEvent.payload, OutboxEvent.created_at)
-        .where(OutboxEvent.id.in_({r.event_id for r in rows})))}
-    member_ids = {r.member_id for r in rows if r.member_id is not None}
-    customers = dict(db.session.execute(select(Member.id, Member.customer_id).where(Member.id.in_(member_ids))).all()) \
-        if member_ids else {}
-    klaviyo_members = {r.member_id for r in rows if r.destination == "klaviyo" and r.member_id is not None}
-    members = {m.id: m for m in db.session.execute(select(Member).where(Member.id.in_(klaviyo_members))).scalars()} \
-        if klaviyo_members else {}
-    shops = {s.id: s for s in db.session.execute(select(Shop).where(Shop.id.in_({r.shop_id for r in rows}))).scalars()}
-    endpoint_ids = [int(r.destination.split(":", 1)[1]) for r in rows if r.destination.startswith("webhook:")]
-    endpoints = {e.id: e for e in db.session.execute(
-        select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids))).scalars()} if endpoint_ids else {}
-    integrations = {i.shop_id: i for i in db.session.execute(
-        select(ShopIntegration).where(ShopIntegration.shop_id.in_(list(shops)))).scalars()}
-    tiers: dict[int, str] = {}
-    settings: dict[int, Any] = {}
-    jobs: list[_Job] = []
-    for r in rows:
-        event, shop = events.get(r.event_id), shops.get(r.shop_id)
-        if event is None or shop is None:
-            continue
-        member = members.get(r.member_id) if r.member_id is not None else None
-        doc = event_document(event, shop.domain, customers.get(r.member_id) if r.member_id is not None else None)
-        job = _Job(r.id, r.destination, r.member_id, r.attempts, doc, shop)
-        if r.destination.startswith("webhook:"):
-            ep = endpoints.get(int(r.destination.split(":", 1)[1]))
-            if ep is None or ep.deleted_at is not None:
-                job.send = lambda: _Outcome("skipped", error="endpoint removed")
-            else:
-                body = body_of(doc)
-                url, headers = ep.url, headers_for(doc, ep.secret, body)
-                job.send = lambda url=url, body=body, headers=headers: _webhook_outcome(poster.post(url, body, headers))
-        elif r.destination == "klaviyo":
-            integration = integrations.get(shop.id)
-            key = integration.klaviyo_private_key if integration and integration.klaviyo_enabled else None
-            if not key:
-                job.send = lambda: _Outcome("skipped", error="Klaviyo is not connected")
-            elif member is None or (not member.email and not member.customer_id):
-                job.send = lambda: _Outcome("skipped", error="no profile to attach the event to")
-            else:
-                if shop.id not in settings:
-                    settings[shop.id] = settings_for(shop)
-                    tiers.update({t.id: t.name for t in db.session.execute(
-                        select(Tier).where(Tier.shop_id == shop.id)).scalars()})
-                person = {"customer_id": member.customer_id, "email": member.email,
-                          "first_name": member.first_name, "last_name": member.last_name}
-                props = _klaviyo_properties(shop, member, tiers, settings[shop.id])
-                job.send = lambda key=key, doc=doc, person=person, props=props: _klaviyo_send(key, doc, person, props)
-        elif r.destination != "flow":
-            job.send = lambda: _Outcome("dead", error="unknown destination")
-        jobs.append(job)
-    return jobs
-
-
-def _webhook_outcome(result: Any) -> _Outcome:
-    if result.ok:
-        return _Outcome("delivered", result.status)
-    if result.permanent:
-        return _Outcome("dead", None, result.error)
-    return _Outcome("retry", result.status or None, result.error)
-
-
-def _klaviyo_outcome(sent: Sent) -> _Outcome:
-    if sent.ok:
-        return _Outcome("delivered", sent.status)
-    if sent.permanent:
-        return _Outcome("dead", sent.status, sent.error)
-    return _Outcome("retry", sent.status or None, sent.error, sent.retry_after, counts=sent.error != "rate limit (client side)")
-
-
-def _klaviyo_send(key: str, doc: dict[str, Any], person: dict[str, Any], props: dict[str, Any]) -> _Outcome:
-    client = current_klaviyo()
-    # Profile properties first (Profiles API), then the event (Events API; its profile is matched by id).
-    profile = client.import_profile(key, profile_body(person, props))
-    if not profile.ok or doc["type"] not in KLAVIYO_EVENTS:
-        return _klaviyo_outcome(profile)
-    return _klaviyo_outcome(client.create_event(key, event_body(doc, person, props)))
-
-
-def _flow_send(job: _Job) -> _Outcome:
-    from app.services.shops import ShopNotInstalled, admin_graphql
-    from app.shopify import GraphQLError, ShopifyUnavailable
-
-    handle = trigger_handle(job.event["type"], job.event.get("data") or {})
-    if handle is None:
-        return _Outcome("skipped", error="no Flow trigger for this event type")
-    try:
-        data = admin_graphql(job.shop, FLOW_TRIGGER_RECEIVE, {"handle": handle, "payload": trigger_payload(job.event)})
-    except ShopNotInstalled as exc:
-        return _Outcome("skipped", error=str(exc))
-    except ShopifyUnavailable as exc:
-        return _Outcome("retry", error=str(exc))
-    except GraphQLError as exc:
-        return _Outcome("retry", exc.status, f"{exc}: {exc.errors}"[:500])
-    answer = parse_trigger_answer(data)
-    if answer.ok:
-        return _Outcome("delivered", 200)
-    # Flow refused the payload (unknown handle, a field it does not declare): the same call would fail again.
-    return _Outcome("dead", 200, "; ".join(answer.errors)[:500])
-
-
-def _run_chain(chain: list[_Job]) -> list[tuple[_Job, _Outcome | None]]:
+def _run_chain(chain: list[Job]) -> list[tuple[Job, Outcome | None]]:
     """One member's deliveries to one destination, in order; after a failure the rest wait (None)."""
-    out: list[tuple[_Job, _Outcome | None]] = []
+    out: list[tuple[Job, Outcome | None]] = []
     failed = False
     for job in chain:
         if failed:
             out.append((job, None))
             continue
         try:
-            outcome = job.send() if job.send else _Outcome("dead", error="nothing to send")
+            outcome = job.send() if job.send else Outcome("dead", error="nothing to send")
         except Exception as exc:  # a bug in one sender must not stop the others
             log.exception("delivery %s failed", job.delivery_id)
-            outcome = _Outcome("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+            outcome = Outcome("retry", error=f"{type(exc).__name__}: {exc}"[:500])
         out.append((job, outcome))
         failed = outcome.status == "retry"
     return out
@@ -343,17 +194,17 @@ def deliver_due(now: datetime | None = None, limit: int = DELIVER_BATCH, *, thre
     run = RelayRun()
     if not rows:
         return run
-    poster = poster or _poster()
-    jobs = _prepare(rows, poster)
-    chains: dict[tuple[str, int], list[_Job]] = defaultdict(list)
+    poster = poster or default_poster()
+    jobs = prepare(rows, poster)
+    chains: dict[tuple[str, int], list[Job]] = defaultdict(list)
     for job in jobs:
         chains[(job.destination, job.member_id if job.member_id is not None else -job.delivery_id)].append(job)
     flow_chains = [c for k, c in chains.items() if k[0] == "flow"]
     http_chains = [c for k, c in chains.items() if k[0] != "flow"]
-    results: list[tuple[_Job, _Outcome | None]] = []
+    results: list[tuple[Job, Outcome | None]] = []
     for chain in flow_chains:  # Admin GraphQL goes through the session (tokens): this thread only
         for job in chain:
-            job.send = lambda job=job: _flow_send(job)
+            job.send = lambda job=job: flow_send(job)
         results += _run_chain(chain)
     if len(http_chains) > 1 and threads > 1:
         with ThreadPoolExecutor(max_workers=min(threads, len(http_chains))) as pool:
@@ -397,26 +248,15 @@ def deliver_due(now: datetime | None = None, limit: int = DELIVER_BATCH, *, thre
     return run
 
 
-def _in_app(fn: Callable[[list[_Job]], list[tuple[_Job, _Outcome | None]]]) -> Callable[[list[_Job]], Any]:
+def _in_app(fn: Callable[[list[Job]], list[tuple[Job, Outcome | None]]]) -> Callable[[list[Job]], Any]:
     """Runs fn in a worker thread inside the caller's app context (the Klaviyo client lives on the app)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def run(chain: list[_Job]) -> Any:
+    def run(chain: list[Job]) -> Any:
         with app.app_context():
             return fn(chain)
 
     return run
-
-
-_POSTERS: dict[bool, WebhookPoster] = {}
-
-
-def _poster() -> WebhookPoster:
-    allow_private = current_app.config["REGULARS"].env == "development"
-    poster = _POSTERS.get(allow_private)
-    if poster is None:
-        poster = _POSTERS[allow_private] = WebhookPoster(allow_private=allow_private)
-    return poster
 
 
 def relay(now: datetime | None = None, *, rounds: int = 50, poster: WebhookPoster | None = None,

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.loyalty import automation_edits as edits
 from app.loyalty import automations as domain
 
 
@@ -52,21 +53,21 @@ def test_due_step_is_the_latest_due_after_the_current_one(days, elapsed_days, po
 
 def test_patch_validates_and_names_each_field():
     a = domain.DEFAULTS["first_repeat"]
-    with pytest.raises(domain.AutomationInvalid) as err:
-        domain.apply_patch(a, {"holdout_percent": 80, "enabled": "yes", "steps": [{"key": "nope"}], "extra": 1})
+    with pytest.raises(edits.AutomationInvalid) as err:
+        edits.apply_patch(a, {"holdout_percent": 80, "enabled": "yes", "steps": [{"key": "nope"}], "extra": 1})
     assert set(err.value.errors) >= {"holdout_percent", "enabled", "steps[0].key", "extra"}
-    with pytest.raises(domain.AutomationInvalid) as err:
-        domain.apply_patch(a, {"steps": [{"key": "day_7", "after_days": 30}, {"key": "day_14", "after_days": 20}]})
+    with pytest.raises(edits.AutomationInvalid) as err:
+        edits.apply_patch(a, {"steps": [{"key": "day_7", "after_days": 30}, {"key": "day_14", "after_days": 20}]})
     assert "steps" in err.value.errors  # out of order
-    with pytest.raises(domain.AutomationInvalid) as err:
-        domain.apply_patch(a, {"steps": [{"key": "day_7", "incentive": {"type": "reward", "reward_id": 9}}]},
+    with pytest.raises(edits.AutomationInvalid) as err:
+        edits.apply_patch(a, {"steps": [{"key": "day_7", "incentive": {"type": "reward", "reward_id": 9}}]},
                            reward_ids=frozenset({3}))
     assert "steps[0].incentive.reward_id" in err.value.errors
 
 
 def test_patch_replaces_steps_matched_by_key_and_keeps_the_rest():
     a = domain.DEFAULTS["reactivation"]
-    b = domain.apply_patch(a, {"enabled": True, "holdout_percent": 20, "steps": [
+    b = edits.apply_patch(a, {"enabled": True, "holdout_percent": 20, "steps": [
         {"key": "value", "after_days": 10}, {"key": "final_offer", "incentive": {"type": "points", "points": 300}}]})
     assert b.enabled and b.holdout_percent == 20
     assert [s.key for s in b.steps] == ["value", "final_offer"]
@@ -78,13 +79,13 @@ def test_patch_replaces_steps_matched_by_key_and_keeps_the_rest():
 
 
 def test_points_expiring_timing_cannot_be_edited():
-    with pytest.raises(domain.AutomationInvalid) as err:
-        domain.apply_patch(domain.DEFAULTS["points_expiring"], {"steps": [{"key": "days_30", "after_days": 3}]})
+    with pytest.raises(edits.AutomationInvalid) as err:
+        edits.apply_patch(domain.DEFAULTS["points_expiring"], {"steps": [{"key": "days_30", "after_days": 3}]})
     assert "steps[0].after_days" in err.value.errors
 
 
 def test_a_step_moved_from_hours_to_days_keeps_only_days_once_stored():
     a = domain.DEFAULTS["post_purchase"]
-    b = domain.apply_patch(a, {"steps": [{"key": "check_in", "after_days": 3, "after_hours": None}]})
+    b = edits.apply_patch(a, {"steps": [{"key": "check_in", "after_days": 3, "after_hours": None}]})
     again = domain.from_stored("post_purchase", b.enabled, b.holdout_percent, domain.stored_config(b))
     assert again.steps[0].offset_seconds == 3 * 86400
