@@ -89,3 +89,12 @@ def test_a_step_moved_from_hours_to_days_keeps_only_days_once_stored():
     b = edits.apply_patch(a, {"steps": [{"key": "check_in", "after_days": 3, "after_hours": None}]})
     again = domain.from_stored("post_purchase", b.enabled, b.holdout_percent, domain.stored_config(b))
     assert again.steps[0].offset_seconds == 3 * 86400
+
+
+def test_klaviyo_client_keeps_klaviyos_burst_limit():
+    from app.klaviyo import EVENTS_LIMIT, _Bucket
+
+    bucket = _Bucket(*EVENTS_LIMIT)
+    waits = [bucket.take() for _ in range(351)]
+    assert waits[:350] == [0.0] * 350  # 350/s burst
+    assert waits[350] > 0  # then the steady 3,500/min
