@@ -45,6 +45,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.health import init_app as health_init
     from app.jobs import due as due_jobs
     from app.jobs import schedule as job_schedule
+    from app.jobs.events import init_app as events_init
 
     inputs.init_app(app)
     db_setup.init_app(app)
@@ -52,6 +53,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     jobs.init_app(app)
     job_schedule.init_app(app)
     due_jobs.init_app(app)
+    events_init(app)
     webhooks.init_app(app)
     ext.init_app(app)
     auth_init(app)
@@ -66,7 +68,7 @@ def _init_optional(app: Flask) -> None:
     """Blueprints of later subsystems (admin, proxy, API); each registers itself when present."""
     import importlib
 
-    for name in ("app.admin", "app.proxy", "app.api"):
+    for name in ("app.admin", "app.proxy", "app.api", "app.flow"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

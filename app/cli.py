@@ -62,4 +62,7 @@ def init_app(app: Flask) -> None:
 
     register_demo(regulars)
     __import__("app.cli_engine", fromlist=["register"]).register(regulars)
+    from app.cli_automations import register as register_automations
+
+    register_automations(regulars)
     app.cli.add_command(regulars)

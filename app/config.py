@@ -37,6 +37,8 @@ class Config:
     # Operations: the bearer token of GET /metrics (unset: no /metrics at all) and Sentry's DSN (unset: off).
     metrics_token: str | None = None
     sentry_dsn: str | None = None
+    # Development and tests only: Klaviyo's API at a local stand-in (like SHOPIFY_API_ORIGIN).
+    klaviyo_api_origin: str | None = None
     # Internal knobs, not part of the outside contract.
     queue_prefix: str = ""
     drain_slots: int = 2
@@ -45,6 +47,8 @@ class Config:
     # and `rq worker --with-scheduler` do with Redis). None = yes, except under env "test" (tests that drive
     # time through `now` arguments; the tests about the schedule turn it on).
     in_process_schedule: bool | None = None
+    # How long the relay holds a claimed delivery before another relay may send it again (a crash's cost).
+    relay_lease_seconds: int = 120
 
     @property
     def production(self) -> bool:
@@ -127,6 +131,16 @@ class Config:
             dsn = urlparse(sentry_dsn)
             if dsn.scheme not in ("http", "https") or not dsn.username or not dsn.hostname or not dsn.path.strip("/"):
                 raise ConfigError("SENTRY_DSN must look like https://<key>@<host>/<project> (as Sentry shows it)")
+        klaviyo_origin = get("KLAVIYO_API_ORIGIN")
+        if klaviyo_origin:
+            if production:
+                raise ConfigError("KLAVIYO_API_ORIGIN is a development aid and must not be set in production")
+            klaviyo_origin = klaviyo_origin.rstrip("/")
+            _require_http_url("KLAVIYO_API_ORIGIN", klaviyo_origin)
+
+        lease_raw = get("REGULARS_RELAY_LEASE_SECONDS") or "120"
+        if not lease_raw.isdigit() or not 1 <= int(lease_raw) <= 3600:
+            raise ConfigError("REGULARS_RELAY_LEASE_SECONDS must be a whole number of seconds from 1 to 3600")
 
         slots_raw = get("REGULARS_DRAIN_SLOTS") or "2"
         attempts_raw = get("REGULARS_DELIVERY_MAX_ATTEMPTS") or "5"
@@ -150,9 +164,11 @@ class Config:
             shopify_api_origin=origin,
             metrics_token=metrics_token,
             sentry_dsn=sentry_dsn,
+            klaviyo_api_origin=klaviyo_origin,
             queue_prefix=get("REGULARS_QUEUE_PREFIX") or "",
             drain_slots=drain_slots,
             delivery_max_attempts=max_attempts,
+            relay_lease_seconds=int(lease_raw),
         )
 
 

@@ -76,6 +76,9 @@ class RemoteDevStore:
     def metafields(self, shop: str, customer_id: int) -> dict:
         return self._call("GET", f"{self._shop(shop)}/customers/{int(customer_id)}/metafields")
 
+    def flow_triggers(self, shop: str) -> list[dict]:
+        return self._call("GET", f"{self._shop(shop)}/flow-triggers")
+
     def tags(self, shop: str, customer_id: int) -> list[str]:
         return self._call("GET", f"{self._shop(shop)}/customers/{int(customer_id)}/tags")
 

@@ -1063,6 +1063,33 @@ def m_tags_remove(ctx: Context, args: dict) -> dict:
     return _tags_change(ctx, args, add=False)
 
 
+# Shopify refuses a payload over 50 KB; a handle must name one of the app's flow_trigger extensions.
+FLOW_PAYLOAD_LIMIT = 50_000
+
+
+def m_flow_trigger_receive(ctx: Context, args: dict) -> dict:
+    """Flow's trigger endpoint: records the handle and payload (the stand-in runs no workflow)."""
+    handle = args.get("handle")
+    payload = args.get("payload")
+    if args.get("body") is not None and payload is None:
+        try:
+            body = json.loads(str(args["body"]))
+            handle, payload = body.get("trigger_id") or handle, body.get("properties")
+        except ValueError:
+            return {"userErrors": [_user_error(["body"], "Invalid JSON", None)]}
+    if not isinstance(handle, str) or not handle.strip():
+        return {"userErrors": [_user_error(["handle"], "Handle can't be blank", None)]}
+    known = ctx.store.flow_trigger_handles
+    if known is not None and handle not in known:
+        return {"userErrors": [_user_error(["handle"], f"Trigger {handle!r} does not exist", None)]}
+    if not isinstance(payload, dict):
+        return {"userErrors": [_user_error(["payload"], "Payload must be a JSON object", None)]}
+    if len(json.dumps(payload)) > FLOW_PAYLOAD_LIMIT:
+        return {"userErrors": [_user_error(["payload"], "Payload is too large (maximum is 50 KB)", None)]}
+    ctx.shop.flow_triggers.append({"handle": handle, "payload": payload, "at": gql_time(ctx.store.now())})
+    return {"userErrors": []}
+
+
 QUERY_ROOT: dict[str, Callable[[Context, dict], Any]] = {
     "customer": q_customer,
     "customers": q_customers,
@@ -1083,6 +1110,7 @@ MUTATION_ROOT: dict[str, Callable[[Context, dict], Any]] = {
     "metafieldsSet": m_metafields_set,
     "tagsAdd": m_tags_add,
     "tagsRemove": m_tags_remove,
+    "flowTriggerReceive": m_flow_trigger_receive,
 }
 
 

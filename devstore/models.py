@@ -399,6 +399,8 @@ class Shop:
     throttle_next: int = 0
     fail_statuses: list[int] = field(default_factory=list)
     discount_failures: list[dict] = field(default_factory=list)
+    # flowTriggerReceive calls, in order: {"handle", "payload", "at"}
+    flow_triggers: list[dict] = field(default_factory=list)
     # GraphQL leaky bucket
     bucket_available: float = 2000.0
     bucket_at: float = 0.0

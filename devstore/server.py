@@ -287,6 +287,10 @@ def create_app(
     def customer_metafields(shop: str, customer_id: int) -> Any:
         return jsonify(store.metafields(shop, customer_id))
 
+    @app.get("/_dev/shops/<shop>/flow-triggers")
+    def flow_triggers(shop: str) -> Any:
+        return jsonify(store.flow_triggers(shop))
+
     @app.get("/_dev/shops/<shop>/customers/<int:customer_id>/tags")
     def customer_tags(shop: str, customer_id: int) -> Any:
         return jsonify(store.tags(shop, customer_id))

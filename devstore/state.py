@@ -85,6 +85,8 @@ class DevStore:
         self.api_version = api_version
         self.scopes = scopes
         self.rate_limit = rate_limit
+        # The handles flowTriggerReceive accepts (the app's deployed flow_trigger extensions); None = any.
+        self.flow_trigger_handles: set[str] | None = None
         self.sender = sender or WebhookSender(app_url, api_secret, api_version=api_version)
         self._clock_offset = timedelta(0)
         self._reset_state()
@@ -327,6 +329,11 @@ class DevStore:
                 }
                 for m in customer.metafields.values()
             }
+
+    def flow_triggers(self, shop: str) -> list[dict]:
+        """What the app sent to Flow's flowTriggerReceive, in order: `{"handle", "payload", "at"}`."""
+        with self._lock:
+            return [dict(t) for t in self._shop(shop).flow_triggers]
 
     def tags(self, shop: str, customer_id: int | str) -> list[str]:
         with self._lock:

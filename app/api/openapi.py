@@ -53,6 +53,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                   "properties": {"tiers": {"type": "array", "items": _TIER}}},
     ("post", "/api/admin/api-keys"): {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
     ("post", "/api/admin/setup"): _PROGRAM_PATCH,
+    ("post", "/api/v1/webhook-endpoints"): {
+        "type": "object", "required": ["url"],
+        "properties": {"url": {"type": "string"}, "events": {"type": "array", "items": {"type": "string"}}}},
+    ("patch", "/api/v1/automations/{key}"): {"type": "object", "properties": {
+        "enabled": {"type": "boolean"}, "holdout_percent": {"type": "integer"}, "window_days": {"type": "integer"},
+        "steps": {"type": "array", "items": {"type": "object", "required": ["key"], "properties": {
+            "key": {"type": "string"}, "after_days": {"type": "integer"}, "after_hours": {"type": "integer"},
+            "incentive": {"type": ["object", "null"]}, "incentive_b": {"type": ["object", "null"]}}}}}},
+    ("patch", "/api/v1/integrations"): {"type": "object", "properties": {
+        "flow": {"type": "object", "properties": {"enabled": {"type": "boolean"}}},
+        "klaviyo": {"type": "object", "properties": {"enabled": {"type": "boolean"},
+                                                     "private_key": {"type": ["string", "null"]}}}}},
+    ("post", "/api/v1/event-deliveries/replay"): {"type": "object", "properties": {
+        "ids": {"type": "array", "items": {"type": "string"}}, "status": {"enum": ["dead"]},
+        "destination": {"type": "string"}}},
 }
 _DATE_QUERY = [{"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}
                for n in ("from", "to")]
@@ -66,6 +81,11 @@ QUERIES: dict[str, list[dict[str, Any]]] = {
         {"name": "sort", "in": "query", "schema": {"enum": ["balance", "spend", "last_order", "newest"]}},
         {"name": "page", "in": "query", "schema": {"type": "integer"}}],
     "/api/admin/referrals": [{"name": "status", "in": "query", "schema": {"type": "string"}}],
+    "/api/v1/events": [{"name": "after", "in": "query", "schema": {"type": "string"}},
+                       {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+    "/api/v1/automations/{key}/results": _DATE_QUERY,
+    "/api/v1/event-deliveries": [{"name": n, "in": "query", "schema": {"type": "string"}}
+                                 for n in ("status", "destination", "before", "limit")],
 }
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 

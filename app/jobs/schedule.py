@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 
 from app.jobs import job_context, jobs_for
+from app.jobs.automations import AUTOMATIONS_INTERVAL, RELAY_INTERVAL, relay_now, run_automations
 from app.jobs.inprocess import Periodic
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ JOBS: dict[str, Callable[[], Any]] = {
     "expire-codes": expire_reward_codes,
     "writeback": sync_writeback,
     "analytics": refresh_analytics,
+    "automations": run_automations,
+    "relay": relay_now,
 }
 
 
@@ -165,6 +168,9 @@ def schedule_entries() -> list[Entry]:
         Entry("analytics", refresh_analytics, "bulk", cron="0 3 * * *", timeout=2 * HOUR, at_start=False),
         # Downgrades after the grace days are decided here (upgrades happen at once, on the order).
         Entry("tiers", evaluate_tiers, "bulk", cron="0 4 * * *", timeout=4 * HOUR),
+        # Automations every 15 minutes; the relay every minute (commits kick it at once, this brings retries).
+        Entry("automations", run_automations, "bulk", every=AUTOMATIONS_INTERVAL),
+        Entry("relay", relay_now, "sync", every=RELAY_INTERVAL, timeout=600),
     ]
 
 

@@ -27,11 +27,13 @@ ADMIN_ADJUSTMENT: Final = "admin_adjustment"
 IMPORT: Final = "import"
 EXPIRY: Final = "expiry"
 FORGIVEN: Final = "forgiven"
+# Bonus points an automation step gives (its incentive); not an earning for the points_earned tier metric.
+AUTOMATION_BONUS: Final = "automation_bonus"
 
 ENTRY_KINDS: Final = (
     EARN_ORDER, REVERSE_ORDER, PENDING_RELEASED, SIGNUP, BIRTHDAY, ANNIVERSARY, ACTION, CAMPAIGN_BONUS,
     TIER_BONUS, REFERRAL_ADVOCATE, REDEEM, REDEEM_REVERSED, CODE_REFUNDED, ADMIN_ADJUSTMENT, IMPORT, EXPIRY,
-    FORGIVEN,
+    FORGIVEN, AUTOMATION_BONUS,
 )
 
 # Kinds that count as "points earned" for the points_earned tier metric: order and action earnings,
@@ -52,9 +54,10 @@ SOURCE_ACTION: Final = "action"
 SOURCE_CAMPAIGN: Final = "campaign"
 SOURCE_TIER: Final = "tier"
 SOURCE_SYSTEM: Final = "system"
+SOURCE_AUTOMATION: Final = "automation"
 SOURCES: Final = (
     SOURCE_ORDER, SOURCE_REFUND, SOURCE_REWARD, SOURCE_REFERRAL, SOURCE_ADMIN, SOURCE_EXPIRY, SOURCE_IMPORT,
-    SOURCE_ACTION, SOURCE_CAMPAIGN, SOURCE_TIER, SOURCE_SYSTEM,
+    SOURCE_ACTION, SOURCE_CAMPAIGN, SOURCE_TIER, SOURCE_SYSTEM, SOURCE_AUTOMATION,
 )
 
 # Statuses

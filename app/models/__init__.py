@@ -2,6 +2,8 @@
 
 from app.models.admin import ApiKey, AuditLog
 from app.models.analytics import AnalyticsShop, CustomerStats, OrderFacts
+from app.models.automation import Automation, AutomationEnrollment, AutomationStepRun
+from app.models.events import EventDelivery, ShopIntegration, WebhookEndpoint
 from app.models.ledger import LedgerEntry
 from app.models.member import Member
 from app.models.order import Order
@@ -17,9 +19,13 @@ __all__ = [
     "AnalyticsShop",
     "ApiKey",
     "AuditLog",
+    "Automation",
+    "AutomationEnrollment",
+    "AutomationStepRun",
     "Campaign",
     "CustomAction",
     "CustomerStats",
+    "EventDelivery",
     "LedgerEntry",
     "Member",
     "Order",
@@ -30,8 +36,10 @@ __all__ = [
     "Referral",
     "Reward",
     "Shop",
+    "ShopIntegration",
     "Tier",
     "TierChange",
     "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]

@@ -34,7 +34,7 @@ from app.loyalty.rewards import (
 from app.loyalty.settings import ProgramSettings
 from app.models import Member, Order, Redemption, Reward, Shop, Tier, utcnow
 from app.services import audit
-from app.services.ledger import lock_member, post_entry
+from app.services.ledger import emit_event, lock_member, post_entry
 
 log = logging.getLogger(__name__)
 
@@ -446,6 +446,11 @@ def _issue(shop: Shop, redemption: Redemption, spec: RewardSpec, quote: Quote, c
     if discount_gid is not None:
         redemption.status = "issued"
         redemption.discount_gid = discount_gid
+        emit_event(shop.id, redemption.member_id, "reward_code_issued", {
+            "redemption_id": redemption.id, "reward_id": redemption.reward_id, "reward_name": redemption.reward_name,
+            "code": redemption.code, "points": redemption.points, "value": str(redemption.value),
+            "expires_at": redemption.expires_at.isoformat().replace("+00:00", "Z"),
+        }, now=now)
         db.session.commit()
         request_writeback()
         return redemption
@@ -586,3 +591,51 @@ def member_codes(member: Member) -> list[Redemption]:
     return list(db.session.execute(
         select(Redemption).where(Redemption.member_id == member.id).order_by(Redemption.id.desc())
     ).scalars())
+
+
+# Reward types an automation may give away as a one-use code (variable needs points chosen, store credit no code).
+GIFTABLE_TYPES = frozenset({"fixed_amount", "percentage", "free_shipping", "free_product"})
+
+
+def issue_gift_code(shop: Shop, member: Member, reward_id: int, *, idempotency_key: str, expiry_days: int | None = None,
+                    now: datetime | None = None, actor: str = "automation") -> Redemption:
+    """A one-use code of a reward, for free (an automation's incentive): no points are debited; the code
+    expires after `expiry_days` (default the program's code_expiry_days). Idempotent by key. Commits;
+    raises RedemptionFailed when Shopify refuses or stays unreachable (recorded as a failed redemption)."""
+    now = now or utcnow()
+    found = find_redemption(shop.id, idempotency_key)
+    if found is not None:
+        if found.status == "failed":
+            raise RedemptionFailed(found.error or "the code could not be created", found)
+        return found
+    reward = get_reward(shop, reward_id)
+    spec = spec_of(reward)
+    if spec.type not in GIFTABLE_TYPES or not reward.active:
+        raise RedemptionRefused("disabled", "This reward cannot be given as a code.")
+    settings = settings_of(shop)
+    code = discount_code(_rng)
+    expires_at = code_expires_at(now, expiry_days or settings.code_expiry_days)
+    redemption = Redemption(
+        shop_id=shop.id, member_id=member.id, reward_id=reward.id, reward_name=reward.name, reward_type=reward.type,
+        idempotency_key=idempotency_key, points=0, value=reward.value, code=code, status="pending",
+        expires_at=expires_at, created_at=now,
+    )
+    db.session.add(redemption)
+    db.session.commit()
+    quote = Quote(reward.id, 0, Decimal(reward.value or 0))
+    request = _discount_request(spec, quote, code, member.customer_id, now - CLOCK_SKEW, expires_at)
+    discount_gid, why = _create_code(shop, request, code)
+    if discount_gid is None:
+        redemption.status = "failed"
+        redemption.error = (why or "unknown")[:500]
+        db.session.commit()
+        raise RedemptionFailed(redemption.error, redemption)
+    redemption.status = "issued"
+    redemption.discount_gid = discount_gid
+    emit_event(shop.id, member.id, "reward_code_issued", {
+        "redemption_id": redemption.id, "reward_id": reward.id, "reward_name": reward.name, "code": code,
+        "points": 0, "value": str(redemption.value), "expires_at": expires_at.isoformat().replace("+00:00", "Z"),
+        "gift": True,
+    }, now=now)
+    db.session.commit()
+    return redemption

@@ -24,6 +24,9 @@ EXPECTED = {
     "app.jobs.schedule.award_birthdays": ("bulk", None, "10 * * * *"),
     "app.jobs.schedule.run_expiry": ("bulk", None, "5 * * * *"),
     "app.jobs.schedule.refresh_analytics": ("bulk", None, "0 3 * * *"),
+    # Automations every 15 minutes; the relay every minute (commits kick it at once, this brings retries).
+    "app.jobs.automations.run_automations": ("bulk", 900, None),
+    "app.jobs.automations.relay_now": ("sync", 60, None),
 }
 
 

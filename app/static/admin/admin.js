@@ -1,4 +1,6 @@
 // Regulars admin page: plain ES module, no dependencies. Every /api call carries a fresh App Bridge session token.
+import { automations as automationsPage } from "./automations.js";
+
 const main = document.getElementById("main");
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const dash = (v) => (v === null || v === undefined ? "—" : esc(v));
@@ -50,7 +52,8 @@ const money = (v) => (v === null || v === undefined ? "—" : `${esc(v)} ${esc(s
 const date = (v) => (v ? esc(v.slice(0, 10)) : "—");
 
 // --- router --------------------------------------------------------------------------------------
-const routes = { dashboard, members, member, program, referrals, keys, audit, setup };
+const automations = (arg) => automationsPage(main, { api, send, esc, toast, showErrors, money }, arg);
+const routes = { dashboard, members, member, program, referrals, automations, keys, audit, setup };
 async function route() {
   const [name, arg] = (location.hash.replace(/^#\//, "").split("?")[0] || "dashboard").split("/");
   document.querySelectorAll("#nav a").forEach((a) => {
