@@ -106,9 +106,9 @@ def _destinations(shop_ids: Iterable[int]) -> dict[int, _ShopDestinations]:
             WebhookEndpoint.shop_id.in_(ids), WebhookEndpoint.deleted_at.is_(None))).scalars():
         if ep.shop_id in out:
             out[ep.shop_id].webhooks.append((ep.id, frozenset(ep.events or [])))
-    for sid, d in out.items():
+    for sid, dests in out.items():
         # No settings row: the merchant chose nothing and Flow named no trigger yet, so every trigger goes.
-        d.flow_all = bool(shops[sid].access_token)
+        dests.flow_all = bool(shops[sid].access_token)
     for row in db.session.execute(select(ShopIntegration).where(ShopIntegration.shop_id.in_(ids))).scalars():
         d = out.get(row.shop_id)
         if d is None:
