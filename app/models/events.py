@@ -36,10 +36,8 @@ class ShopIntegration(db.Model):  # type: ignore[name-defined,misc]
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True,
                                          autoincrement=False)
-    # True: every Flow trigger is sent. False: only those Flow's lifecycle callback says a workflow uses.
-    # None (the merchant has not chosen): every trigger until Flow's lifecycle callback has named any, then
-    # those it names, so a new install reaches Flow at once and a shop whose Flow speaks gets what it uses.
-    flow_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    # On: every Flow trigger is sent. Off: only those Flow's lifecycle callback says a workflow uses.
+    flow_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # handle → whether an enabled workflow of the shop starts with it (Flow's trigger lifecycle callback).
     flow_triggers: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     klaviyo_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

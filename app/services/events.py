@@ -193,16 +193,6 @@ def delete_endpoint(shop: Shop, endpoint_id: int, now: datetime | None = None) -
 # ------------------------------------------------------------------------------------ integrations
 
 
-def flow_sends_every_trigger(row: ShopIntegration | None) -> bool:
-    """Whether every Flow trigger is sent (see ShopIntegration.flow_enabled), rather than only those Flow's
-    lifecycle callback says an enabled workflow starts with."""
-    if row is None:
-        return True
-    if row.flow_enabled is not None:
-        return bool(row.flow_enabled)
-    return not row.flow_triggers
-
-
 def integration_of(shop_id: int) -> ShopIntegration | None:
     return db.session.get(ShopIntegration, shop_id)
 
@@ -210,7 +200,7 @@ def integration_of(shop_id: int) -> ShopIntegration | None:
 def _integration_row(shop: Shop) -> ShopIntegration:
     row = db.session.get(ShopIntegration, shop.id)
     if row is None:
-        row = ShopIntegration(shop_id=shop.id, flow_enabled=None, klaviyo_enabled=False, flow_triggers={},
+        row = ShopIntegration(shop_id=shop.id, flow_enabled=False, klaviyo_enabled=False, flow_triggers={},
                               updated_at=utcnow())
         db.session.add(row)
     return row
@@ -221,7 +211,7 @@ def integration_document(shop: Shop) -> dict[str, Any]:
     key = row.klaviyo_private_key if row else None
     in_use = sorted(h for h, on in ((row.flow_triggers or {}) if row else {}).items() if on)
     return {
-        "flow": {"enabled": flow_sends_every_trigger(row), "triggers_in_use": in_use},
+        "flow": {"enabled": bool(row and row.flow_enabled), "triggers_in_use": in_use},
         "klaviyo": {"enabled": bool(row and row.klaviyo_enabled and key),
                     "key_set": bool(key), "key_hint": (key[:6] + "…") if key else None},
     }

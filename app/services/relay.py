@@ -42,7 +42,7 @@ from app.services.destinations import (
     flow_send,
     prepare,
 )
-from app.services.events import event_type, flow_sends_every_trigger
+from app.services.events import event_type
 from app.shopify.flow import trigger_handle
 from app.signed_webhooks import WebhookPoster
 
@@ -106,15 +106,12 @@ def _destinations(shop_ids: Iterable[int]) -> dict[int, _ShopDestinations]:
             WebhookEndpoint.shop_id.in_(ids), WebhookEndpoint.deleted_at.is_(None))).scalars():
         if ep.shop_id in out:
             out[ep.shop_id].webhooks.append((ep.id, frozenset(ep.events or [])))
-    for sid, dests in out.items():
-        # No settings row: the merchant chose nothing and Flow named no trigger yet, so every trigger goes.
-        dests.flow_all = bool(shops[sid].access_token)
     for row in db.session.execute(select(ShopIntegration).where(ShopIntegration.shop_id.in_(ids))).scalars():
         d = out.get(row.shop_id)
         if d is None:
             continue
         has_token = bool(shops[row.shop_id].access_token)
-        d.flow_all = flow_sends_every_trigger(row) and has_token
+        d.flow_all = bool(row.flow_enabled) and has_token
         d.flow_handles = frozenset(h for h, on in (row.flow_triggers or {}).items() if on) if has_token else frozenset()
         d.klaviyo = bool(row.klaviyo_enabled and row.klaviyo_private_key)
     return out

@@ -31,7 +31,7 @@ def upgrade():
     )
     op.create_table('shop_integrations',
     sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('flow_enabled', sa.Boolean(), nullable=True),
+    sa.Column('flow_enabled', sa.Boolean(), nullable=False),
     sa.Column('flow_triggers', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('klaviyo_enabled', sa.Boolean(), nullable=False),
     sa.Column('klaviyo_private_key', sa.Text(), nullable=True),

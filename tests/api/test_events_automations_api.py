@@ -163,8 +163,7 @@ def test_dead_letters_are_listed_and_replayed_through_the_api(dev_app):
     c = dev_app.client
     ep = create_endpoint(_shop(), {"url": "http://127.0.0.1:9/never"}, development=True)
     enroll(_shop(), 8_200_000_000_000_000)
-    # (Shopify Flow gets the same event as a delivery of its own; this test is about the endpoint's.)
-    rows = db.session.execute(db.select(EventDelivery).where(EventDelivery.destination.like("webhook:%"))).scalars().all()
+    rows = db.session.execute(db.select(EventDelivery)).scalars().all()
     assert [r.destination for r in rows] == [f"webhook:{ep.id}"] and rows[0].attempts == 1  # nothing listens there
     rows[0].status = "dead"
     db.session.commit()

@@ -94,4 +94,4 @@ def test_the_lifecycle_callback_turns_a_trigger_on_for_the_shop(flow_app):
     assert resp.status_code == 200, resp.get_data(as_text=True)
     with flow_app.app_context():
         row = db.session.execute(select(ShopIntegration)).scalar_one()
-        assert row.flow_triggers == {"regulars-tier-changed": True} and row.flow_enabled is None  # not chosen
+        assert row.flow_triggers == {"regulars-tier-changed": True} and row.flow_enabled is False

@@ -58,3 +58,16 @@ def test_every_flow_action_has_its_extension():
     for handle in HANDLES:
         ext = _extension("flow-actions", handle)
         assert ext["type"] == "flow_action" and ext["runtime_url"].endswith(f"/flow/actions/{handle}")
+
+
+def test_the_lifecycle_callback_is_declared_and_names_the_route_the_app_answers():
+    """Without the callback extension Flow never reports the triggers in use, and the relay (which sends only
+    those unless the merchant asks for all) would send nothing to a shop whose merchant built a workflow."""
+    from app import create_app
+    from tests.conftest import make_config
+
+    path = ROOT / "flow-lifecycle" / "shopify.extension.toml"
+    (ext,) = tomllib.loads(path.read_text())["extensions"]
+    assert ext["type"] == "flow_trigger_lifecycle_callback"
+    routes = {(r.rule, m) for r in create_app(make_config()).url_map.iter_rules() for m in r.methods or ()}
+    assert (ext["url"], "POST") in routes

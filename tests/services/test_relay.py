@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.extensions import db
-from app.models import EventDelivery, Member, OutboxEvent, Shop, ShopIntegration, utcnow
+from app.models import EventDelivery, Member, OutboxEvent, Shop, utcnow
 from app.services import events as events_service
 from app.services.adjustments import adjust_points
 from app.services.members import enroll
@@ -46,10 +46,6 @@ def dev_app(pg_url: str) -> Iterator[Any]:
         shop = Shop(domain=SHOP, settings={}, installed_at=utcnow(), access_token="tok", created_at=utcnow(),
                     updated_at=utcnow())
         db.session.add(shop)
-        db.session.flush()
-        # This shop's Flow uses no trigger (Flow's default of every trigger is the subject of its own test).
-        db.session.add(ShopIntegration(shop_id=shop.id, flow_enabled=False, flow_triggers={}, klaviyo_enabled=False,
-                                       updated_at=utcnow()))
         db.session.commit()
         app.config["TEST_SHOP_ID"] = shop.id
         app.config["TEST_KLAVIYO"] = fake
@@ -180,49 +176,32 @@ def test_klaviyo_rate_limit_answer_is_retried_later_not_lost(dev_app):
     assert len(fake.events) == 1
 
 
-def test_flow_triggers_reach_shopify_at_once_then_follow_flows_lifecycle_and_the_merchants_choice(env):  # noqa: F811
-    """A new install sends every trigger (nothing is set up in Flow that Regulars could know of); once Flow's
-    lifecycle callback has named the triggers its workflows use, only those; the merchant's choice wins."""
-    from app.services.ledger import emit_event
-
+def test_flow_triggers_go_to_shopify_only_once_turned_on(env):  # noqa: F811
     store = env["store"]
-
-    def sent() -> list[str]:
-        return [t["handle"] for t in store.flow_triggers(SHOP)]
-
     with env["app"].app_context():
+        shop = shop_of(env)
         ana = make_member(env, "ana@example.com", points=0)
-        emit_event(shop_of(env).id, ana.id, "points_earned", {"points": 12, "points_available": 12})
+        adjust_points(shop, ana, points=25, reason="before Flow", actor="test")
+        relay()
+        assert store.flow_triggers(SHOP) == []
+        events_service.record_flow_lifecycle(shop_of(env), "regulars-points-earned", True)
+        adjust_points(shop_of(env), ana, points=30, reason="still not a Flow trigger type", actor="test")
+        from app.services.ledger import emit_event
+
+        emit_event(shop_of(env).id, ana.id, "points_earned", {"points": 12, "points_available": 67})
         db.session.commit()
         relay()
         triggers = store.flow_triggers(SHOP)
         assert [t["handle"] for t in triggers] == ["regulars-points-earned"]
         assert triggers[0]["payload"]["customer_id"] == ana.customer_id
         assert triggers[0]["payload"]["Points"] == 12
-        assert events_service.integration_document(shop_of(env))["flow"]["enabled"] is True
+        events_service.update_integrations(shop_of(env), {"flow": {"enabled": True}})
+        from app.services.tiers import change_tier  # noqa: F401  (tier events go the same way)
 
-        # Flow says a workflow starts with "tier changed": from now on only what Flow uses is sent.
-        events_service.record_flow_lifecycle(shop_of(env), "regulars-tier-changed", True)
-        emit_event(shop_of(env).id, ana.id, "points_earned", {"points": 5, "points_available": 17})
         emit_event(shop_of(env).id, ana.id, "tier_changed", {"to": "Gold", "from": None, "direction": "up"})
         db.session.commit()
         relay()
-        assert sent() == ["regulars-points-earned", "regulars-tier-changed"]
-        assert events_service.integration_document(shop_of(env))["flow"]["enabled"] is False
-
-        # The merchant asks for every trigger.
-        events_service.update_integrations(shop_of(env), {"flow": {"enabled": True}})
-        emit_event(shop_of(env).id, ana.id, "points_earned", {"points": 7, "points_available": 24})
-        db.session.commit()
-        relay()
-        assert sent() == ["regulars-points-earned", "regulars-tier-changed", "regulars-points-earned"]
-
-        # And back to only what Flow uses.
-        events_service.update_integrations(shop_of(env), {"flow": {"enabled": False}})
-        emit_event(shop_of(env).id, ana.id, "points_earned", {"points": 1, "points_available": 25})
-        db.session.commit()
-        relay()
-        assert sent() == ["regulars-points-earned", "regulars-tier-changed", "regulars-points-earned"]
+        assert [t["handle"] for t in store.flow_triggers(SHOP)] == ["regulars-points-earned", "regulars-tier-changed"]
 
 
 def test_outside_development_an_endpoint_resolving_to_a_private_address_is_refused(receiver):
