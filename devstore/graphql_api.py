@@ -327,16 +327,20 @@ def customer_node(ctx: Context, c: Customer) -> dict:
     spent = sum((o.current_total_price for o in orders if o.paid), Decimal("0.00"))
     owner = gid("Customer", c.id)
 
+    expand = ctx.store.expand_namespace
+
     def metafield(args: dict) -> dict | None:
-        m = c.metafields.get((args.get("namespace") or "", args.get("key") or ""))
+        # An omitted namespace is the app's own, like `$app`.
+        m = c.metafields.get((expand(args.get("namespace")), args.get("key") or ""))
         return metafield_node(owner, "CUSTOMER", m) if m else None
 
     def metafields(args: dict) -> dict:
+        keys = {f"{expand(k.rsplit('.', 1)[0])}.{k.rsplit('.', 1)[1]}" for k in args.get("keys") or [] if "." in k}
         items = [
             m
             for m in c.metafields.values()
-            if (not args.get("namespace") or m.namespace == args["namespace"])
-            and (not args.get("keys") or f"{m.namespace}.{m.key}" in args["keys"])
+            if (not args.get("namespace") or m.namespace == expand(args["namespace"]))
+            and (not args.get("keys") or f"{m.namespace}.{m.key}" in keys)
         ]
         return connection(items, args, lambda m: [m.id], lambda m: metafield_node(owner, "CUSTOMER", m))
 
@@ -938,6 +942,19 @@ def _metafield_value_error(type_: str, value: str) -> str | None:
     return None
 
 
+def _namespace_problem(ctx: Context, raw: str | None, expanded: str) -> tuple[str, str] | None:
+    """(message, code) when the app may not use this namespace: too short, a `$` that is not `$app`, or
+    another app's reserved `app--…` namespace."""
+    if raw and "$" in raw and not (raw == "$app" or raw.startswith("$app:")):
+        return "Namespace is invalid.", "INVALID"
+    if not _NAMESPACE_RE.match(expanded):
+        return "Namespace is too short (minimum is 3 characters)", "TOO_SHORT"
+    own = ctx.store.app_namespace_prefix
+    if expanded.startswith("app--") and expanded != own and not expanded.startswith(own + "--"):
+        return "Access to this namespace and key on Metafields for this resource type is denied.", "APP_NOT_AUTHORIZED"
+    return None
+
+
 def m_metafields_set(ctx: Context, args: dict) -> dict:
     inputs = args.get("metafields") or []
     errors: list[dict] = []
@@ -961,17 +978,24 @@ def m_metafields_set(ctx: Context, args: dict) -> dict:
         if customer is None or customer.deleted:
             err(i, "ownerId", "Owner does not exist.", "INVALID")
             continue
-        namespace, key = inp.get("namespace") or "", inp.get("key") or ""
-        if not _NAMESPACE_RE.match(namespace):
-            err(i, "namespace", "Namespace is too short (minimum is 3 characters)", "TOO_SHORT")
+        # Omitted, `$app` or `$app:sub`: the app's reserved namespace, stored expanded as Shopify does.
+        raw, key = inp.get("namespace"), inp.get("key") or ""
+        namespace = ctx.store.expand_namespace(raw)
+        problem = _namespace_problem(ctx, raw, namespace)
+        if problem:
+            err(i, "namespace", *problem)
             continue
         if not _KEY_RE.match(key):
             err(i, "key", "Key is invalid", "INVALID")
             continue
+        definition = ctx.store.metafield_definition("CUSTOMER", namespace, key)
         existing = customer.metafields.get((namespace, key))
-        type_ = inp.get("type") or (existing.type if existing else None)
+        type_ = inp.get("type") or (definition.type if definition else existing.type if existing else None)
         if not type_:
             err(i, "type", "Type can't be blank", "BLANK")
+            continue
+        if definition and definition.type != type_:
+            err(i, "type", f"Type must match the definition's type: {definition.type}.", "INVALID_TYPE")
             continue
         if existing and existing.type != type_:
             err(i, "type", f"Type must be consistent with the existing metafield type {existing.type}.",
@@ -981,9 +1005,9 @@ def m_metafields_set(ctx: Context, args: dict) -> dict:
         if not isinstance(value, str):
             err(i, "value", "Value must be a string", "INVALID_VALUE")
             continue
-        problem = _metafield_value_error(type_, value)
-        if problem:
-            err(i, "value", problem, "INVALID_VALUE")
+        problem_value = _metafield_value_error(type_, value)
+        if problem_value:
+            err(i, "value", problem_value, "INVALID_VALUE")
             continue
         planned.append((customer, {"namespace": namespace, "key": key, "type": type_, "value": value}))
     if errors:
@@ -1000,6 +1024,38 @@ def m_metafields_set(ctx: Context, args: dict) -> dict:
             m.value, m.updated_at = spec["value"], ctx.now
         out.append(metafield_node(gid("Customer", customer.id), "CUSTOMER", m))
     return {"metafields": out, "userErrors": []}
+
+
+def m_metafields_delete(ctx: Context, args: dict) -> dict:
+    """Deletes by (owner, namespace, key); a metafield that does not exist is a null entry, not an error."""
+    identifiers = args.get("metafields") or []
+    if not identifiers:
+        return {"deletedMetafields": None,
+                "userErrors": [_user_error(["metafields"], "At least one identifier must be specified.", "BLANK")]}
+    errors: list[dict] = []
+    targets: list[tuple[Customer | None, str, str, str]] = []
+    for i, ident in enumerate(identifiers):
+        owner = ident.get("ownerId") or ""
+        raw, key = ident.get("namespace"), ident.get("key") or ""
+        namespace = ctx.store.expand_namespace(raw)
+        try:
+            cid = parse_gid(owner, "Customer")
+        except ValueError:
+            errors.append(_user_error(["metafields", str(i), "ownerId"], "Owner type is not supported.", "INVALID"))
+            continue
+        problem = _namespace_problem(ctx, raw, namespace)
+        if problem:
+            errors.append(_user_error(["metafields", str(i), "namespace"], *problem))
+            continue
+        customer = ctx.shop.customers.get(cid)
+        targets.append((customer if customer and not customer.deleted else None, owner, namespace, key))
+    if errors:
+        return {"deletedMetafields": None, "userErrors": errors}
+    out: list[dict | None] = []
+    for customer, owner, namespace, key in targets:
+        gone = customer.metafields.pop((namespace, key), None) if customer is not None else None
+        out.append({"ownerId": owner, "namespace": namespace, "key": key} if gone else None)
+    return {"deletedMetafields": out, "userErrors": []}
 
 
 def _normalize_tags(tags: Any) -> list[str]:
@@ -1108,6 +1164,7 @@ MUTATION_ROOT: dict[str, Callable[[Context, dict], Any]] = {
     "discountCodeFreeShippingCreate": m_discount_code_free_shipping_create,
     "discountCodeDelete": m_discount_code_delete,
     "metafieldsSet": m_metafields_set,
+    "metafieldsDelete": m_metafields_delete,
     "tagsAdd": m_tags_add,
     "tagsRemove": m_tags_remove,
     "flowTriggerReceive": m_flow_trigger_receive,

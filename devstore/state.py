@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from . import payloads
+from .app_config import APP_TOML, MetafieldDefinition, load_app_config
 from .models import (
     AccessToken,
     AppliedCode,
@@ -77,6 +79,7 @@ class DevStore:
         scopes: str = DEFAULT_SCOPES,
         sender: WebhookSender | None = None,
         rate_limit: bool = True,
+        app_config: Path | None = APP_TOML,
     ) -> None:
         self._lock = threading.RLock()
         self.api_key = api_key
@@ -87,6 +90,14 @@ class DevStore:
         self.rate_limit = rate_limit
         # The handles flowTriggerReceive accepts (the app's deployed flow_trigger extensions); None = any.
         self.flow_trigger_handles: set[str] | None = None
+        # What the app's deployed configuration gives Shopify: the app proxy's path (the storefront forwards it;
+        # a merchant may change the subpath) and the app-owned metafield definitions.
+        config = load_app_config(app_config)
+        self.app_proxy_path = config.app_proxy_path
+        self.metafield_definitions: dict[tuple[str, str], MetafieldDefinition] = dict(config.definitions)
+        # The theme app extension's blocks on the storefront, with the merchant's settings: "rewards" on the
+        # account page, "launcher" (the app embed) on every page. Remove one to leave it off.
+        self.theme_blocks: dict[str, dict[str, Any]] = {"rewards": {}, "launcher": {}}
         self.sender = sender or WebhookSender(app_url, api_secret, api_version=api_version)
         self._clock_offset = timedelta(0)
         self._reset_state()
@@ -128,6 +139,31 @@ class DevStore:
         at = max(self.now(), order.updated_at + timedelta(seconds=1))
         order.updated_at = at
         return at
+
+    # --- app-owned namespaces -----------------------------------------------------------------------
+
+    @property
+    def app_namespace_prefix(self) -> str:
+        return f"app--{self.api_key}"
+
+    def expand_namespace(self, namespace: str | None) -> str:
+        """`$app` → `app--{client id}`, `$app:sub` → `app--{client id}--sub`, omitted → `$app`; others unchanged."""
+        if not namespace or namespace == "$app":
+            return self.app_namespace_prefix
+        if namespace.startswith("$app:"):
+            return f"{self.app_namespace_prefix}--{namespace.removeprefix('$app:')}"
+        return namespace
+
+    def metafield_definition(self, owner_type: str, namespace: str, key: str) -> MetafieldDefinition | None:
+        """The app's declared definition for an expanded namespace and key, if any."""
+        if namespace != self.app_namespace_prefix:
+            return None
+        return self.metafield_definitions.get((owner_type, key))
+
+    def app_metafields(self, shop: str, customer_id: int | str) -> dict[str, dict]:
+        """The customer's metafields under the app's own namespace (`$app`), by key."""
+        prefix = f"{self.app_namespace_prefix}."
+        return {k.removeprefix(prefix): v for k, v in self.metafields(shop, customer_id).items() if k.startswith(prefix)}
 
     # --- lookups ----------------------------------------------------------------------------------
 

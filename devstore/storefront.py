@@ -8,31 +8,34 @@ is told apart by the Host header, like the Admin API side: `{handle}.localhost:<
 `{handle}.myshopify.com` (a client that sets Host itself). So every URL the widget and the landing page
 build (root-relative `/apps/regulars/…`, `/discount/…`) works unchanged here and in production.
 
-Storefront pages: `/` (home), `/account` (the account page with the theme app extension's block, as its
-Liquid renders it), `/<locale>/…` or `?locale=` for the storefront's language, `/discount/<code>`, `/cart`,
-and the theme extension's assets under `/cdn/assets/`. `?as=<customer id>` on any page signs a customer in
-(`?as=` signs out); it is remembered in a cookie of the stand-in's storefront, which never reaches the app.
+Storefront pages: `/` (home), `/account` (the account page with the theme app extension's rewards block),
+`/<locale>/…` or `?locale=` for the storefront's language, `/discount/<code>`, `/cart`. The extension's launcher
+(an app embed) is on every page. The blocks are the extension's own Liquid, rendered as Shopify renders it, and
+their assets are served from a CDN-like path (devstore/theme.py). `?as=<customer id>` on any page signs a customer
+in (`?as=` signs out); it is remembered in a cookie of the stand-in's storefront, which never reaches the app.
+The app proxy's path is `store.app_proxy_path` (shopify.app.toml's by default; a merchant may change the subpath),
+and `store.theme_blocks` holds the blocks on the pages with the merchant's settings.
 """
 
 from __future__ import annotations
 
 import html
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from flask import Flask, Response, redirect, request
 
+from devstore.theme import CDN_PREFIX, ThemeExtension, liquid_customer
 from devstore.tokens import app_proxy_query, sign_app_proxy
 
-PROXY_PREFIX = "/apps/regulars"
+PROXY_PREFIX = "/apps/regulars"  # shopify.app.toml's [app_proxy]; DevStore.app_proxy_path may differ
+PROXY_PREFIXES = ("apps", "a", "community", "tools")  # the prefixes Shopify lets an app proxy use
 CUSTOMER_COOKIE = "devstore_customer"
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "set-cookie"}
 # What a browser may send that Shopify's proxy does not pass on (cookies above all), or that httpx sets itself.
 _DROP_REQUEST_HEADERS = {"host", "cookie", "content-length", "accept-encoding", "connection"}
-THEME_ASSETS = Path(__file__).resolve().parent.parent / "extensions" / "regulars-theme" / "assets"
 LOCALES = {"en": "English", "el": "Ελληνικά", "ro": "Română", "th": "ไทย", "zh-CN": "中文"}
 
 _PAGE = """<!doctype html>
@@ -50,16 +53,6 @@ main{{max-width:880px;margin:24px auto;padding:0 16px}}</style>
 <main>{body}</main>
 </body></html>"""
 
-# The theme app extension's account block (blocks/rewards.liquid) as Shopify renders it.
-_ACCOUNT_BLOCK = """<h1>My account</h1>
-<div class="regulars-host" data-regulars-widget data-base="/apps/regulars" data-locale="{locale}">
-  <p class="regulars-host__loading">Loading…</p>
-  <noscript><a href="/apps/regulars/widget">Rewards</a></noscript>
-</div>"""
-_ACCOUNT_HEAD = """<link rel="stylesheet" href="/cdn/assets/regulars.css">
-<script src="/cdn/assets/regulars-loader.js" defer></script>"""
-
-
 def storefront_url(base_url: str, shop: str) -> str:
     """The origin of `shop`'s storefront on a stand-in listening at `base_url` (http://host:port)."""
     handle = shop.removesuffix(".myshopify.com")
@@ -69,6 +62,7 @@ def storefront_url(base_url: str, shop: str) -> str:
 
 def register(app: Flask, store: Any) -> None:
     client = httpx.Client(timeout=30.0, follow_redirects=False)
+    theme = ThemeExtension()
 
     def storefront_shop() -> str | None:
         """The shop whose storefront this request is for, by Host; None on the stand-in's own address."""
@@ -92,15 +86,28 @@ def register(app: Flask, store: Any) -> None:
             resp.set_cookie(CUSTOMER_COOKIE, (request.args.get("as") or "").strip(), samesite="Lax", httponly=True)
         return resp
 
-    def page(shop: str, title: str, body: str, *, locale: str = "en", head: str = "", status: int = 200) -> Response:
+    def page(shop: str, title: str, body: str, *, locale: str = "en", status: int = 200,
+             blocks: tuple[str, ...] = ()) -> Response:
+        """A storefront page: `blocks` of the theme app extension in its body, then the app embeds (the launcher),
+        their assets once in <head>, as Shopify's storefront renders a theme with the app's extension."""
         record = store.shop(shop)
         who = customer()
+        placed = [(name, dict(store.theme_blocks[name])) for name in (*blocks, "launcher") if name in store.theme_blocks]
+        signed_in = None
+        if who and who.isdigit():
+            try:
+                signed_in = liquid_customer(int(who), store.metafields(shop, int(who)))
+            except Exception:  # an id the shop does not know: signed out, as far as Liquid is concerned
+                signed_in = None
+        rendered = theme.render(placed, locale=locale, customer=signed_in)
+        body = body + "".join(rendered.blocks.get(name, "") for name in blocks)
+        embeds = "".join(html_ for name, html_ in rendered.blocks.items() if name not in blocks)
         current = ' aria-current="true"'
         langs = " ".join(
             f'<a href="{"" if code == "en" else "/" + code}/account" hreflang="{code}" lang="{code}"'
             f'{current if code == locale else ""}>{name}</a>' for code, name in LOCALES.items())
         out = _PAGE.format(locale=locale, title=html.escape(title), shop_name=html.escape(record.get("name") or shop),
-                           head=head, body=body, languages=langs,
+                           head=rendered.head, body=body + embeds, languages=langs,
                            account_href="/account" if locale == "en" else f"/{locale}/account",
                            who=f"Signed in as customer {html.escape(who)}" if who else "Not signed in")
         return remember(Response(out, status=status, mimetype="text/html"))
@@ -112,11 +119,15 @@ def register(app: Flask, store: Any) -> None:
     # --- pages -------------------------------------------------------------------------------------------
 
     @app.get("/")
-    def storefront_home() -> Any:
+    @app.get("/<any(el, ro, th, \"zh-CN\"):lang>/")
+    def storefront_home(lang: str | None = None) -> Any:
         shop = storefront_shop()
         if shop is None:
             return Response("devstore: open a shop's storefront at http://{handle}.localhost:<port>/", status=404)
-        return page(shop, "Home", '<h1>Welcome</h1><p><a href="/account">Your account and rewards</a></p>')
+        locale = locale_of(lang)
+        account = "/account" if locale == "en" else f"/{locale}/account"
+        return page(shop, "Home", f'<h1>Welcome</h1><p><a href="{account}">Your account and rewards</a></p>',
+                    locale=locale)
 
     @app.get("/account")
     @app.get("/<any(el, ro, th, \"zh-CN\"):lang>/account")
@@ -125,7 +136,7 @@ def register(app: Flask, store: Any) -> None:
         if shop is None:
             return Response("not a storefront host", status=404)
         locale = locale_of(lang)
-        return page(shop, "My account", _ACCOUNT_BLOCK.format(locale=locale), locale=locale, head=_ACCOUNT_HEAD)
+        return page(shop, "My account", "<h1>My account</h1>", locale=locale, blocks=("rewards",))
 
     @app.get("/account/login")
     @app.get("/account/register")
@@ -154,25 +165,33 @@ def register(app: Flask, store: Any) -> None:
         # Every storefront has one; answering keeps browser consoles free of a 404 on every page.
         return Response(status=204)
 
-    @app.get("/cdn/assets/<name>")
-    def theme_asset(name: str) -> Any:
-        if name not in ("regulars-loader.js", "regulars.css"):
+    @app.get(f"{CDN_PREFIX}/<handle>/<version>/assets/<name>")
+    def theme_asset(handle: str, version: str, name: str) -> Any:
+        # Shopify's CDN: the extension's files by version, cached for good; an older version's URL (a page
+        # rendered before an edit) gets today's file, not to be kept under that name.
+        body = theme.asset(name) if handle == theme.handle else None
+        if body is None:
             return Response("not found", status=404)
-        kind = "text/css" if name.endswith(".css") else "text/javascript"
-        return Response((THEME_ASSETS / name).read_bytes(), mimetype=kind)
+        kind = "text/css" if name.endswith(".css") else "text/javascript" if name.endswith(".js") else None
+        resp = Response(body, mimetype=kind or "application/octet-stream")
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        current = version == theme.version()
+        resp.headers["Cache-Control"] = "public, max-age=31536000, immutable" if current else "no-cache"
+        return resp
 
     # --- the app proxy -------------------------------------------------------------------------------------
 
-    @app.route(f"{PROXY_PREFIX}", defaults={"sub": ""}, methods=["GET", "POST"])
-    @app.route(f"{PROXY_PREFIX}/<path:sub>", methods=["GET", "POST"])
-    def app_proxy(sub: str) -> Any:
+    @app.route("/<any(apps, a, community, tools):prefix>/<subpath>", defaults={"sub": ""}, methods=["GET", "POST"])
+    @app.route("/<any(apps, a, community, tools):prefix>/<subpath>/<path:sub>", methods=["GET", "POST"])
+    def app_proxy(prefix: str, subpath: str, sub: str) -> Any:
         shop = storefront_shop()
-        if shop is None:
-            return Response("not a storefront host", status=404)
+        proxy_path = f"/{prefix}/{subpath}"
+        if shop is None or proxy_path != store.app_proxy_path:
+            return Response("not found", status=404)
         # The shopper's own parameters as they came (repeats included); Shopify's are appended, so a shopper
         # who adds one of Shopify's names sends it twice (signed together: values joined by commas).
         own = {k: list(v) for k, v in request.args.lists()}
-        ours = app_proxy_query(shop, PROXY_PREFIX, customer(), None, api_secret=store.api_secret,
+        ours = app_proxy_query(shop, proxy_path, customer(), None, api_secret=store.api_secret,
                                timestamp=int(time.time()))
         ours.pop("signature")
         params: dict[str, str | list[str]] = {k: (v if len(v) > 1 else v[0]) for k, v in own.items()}
@@ -204,4 +223,4 @@ def register(app: Flask, store: Any) -> None:
         return redirect(f"http://{handle}.localhost:{port}/{rest}{query}", code=302)
 
 
-__all__ = ["CUSTOMER_COOKIE", "PROXY_PREFIX", "register", "storefront_url"]
+__all__ = ["CUSTOMER_COOKIE", "PROXY_PREFIX", "PROXY_PREFIXES", "register", "storefront_url"]

@@ -104,3 +104,15 @@ def test_production_refuses_the_stand_in_origin():
         Config.from_env({"REGULARS_ENV": "production", "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s",
                          "APP_URL": "https://a.example", "DATABASE_URL": "postgresql://u@h/db",
                          "SHOPIFY_API_ORIGIN": "http://127.0.0.1:9"})
+
+
+def test_the_app_owned_metafields_are_declared_as_the_write_back_writes_them():
+    """Each key the write-back sets under `$app` has its definition in shopify.app.toml, of the same type, readable
+    by the storefront and customer accounts (Shopify shows nothing without one), and there is no other."""
+    from app.shopify.metafields import FIELDS
+
+    declared = TOML["customer"]["metafields"]["app"]
+    assert {key: spec["type"] for key, spec in declared.items()} == FIELDS
+    for key, spec in declared.items():
+        assert spec["name"] and spec["description"], key
+        assert spec["access"] == {"admin": "merchant_read", "storefront": "public_read", "customer_account": "read"}, key

@@ -34,7 +34,11 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 # Every URL the pages carry (assets, form actions, data-prefix) starts with it; Shopify's `path_prefix` is never
 # used for that, because the shopper can add one of their own to the URL (`path_prefix=//evil.example`).
 STOREFRONT_PREFIX = "/apps/regulars"
-_ASSETS = ("widget.css", "widget.js")
+# The proxy's own pages (the referral landing, the widget opened as a page) style themselves with this file. Inside
+# the theme the widget's script and styles are the theme app extension's assets, served by Shopify's CDN.
+_ASSETS = ("widget.css",)
+# The theme extension's loader asks for the fragment with `view=theme`: it then carries no script or stylesheet.
+THEME_VIEW = "theme"
 _MIMETYPES = {"css": "text/css", "js": "text/javascript"}
 
 
@@ -124,9 +128,13 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
         birthday_text=lambda m, d: _birthday_text(t, m, d),
         form_token=auth.form_token(shop.domain, subject),
         new_key=auth.new_request_key,
-        path_prefix=prefix, script_url=asset_url("widget.js"), style_url=asset_url("widget.css"),
+        path_prefix=prefix, style_url=None if _for_theme() else asset_url("widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
+
+
+def _for_theme() -> bool:
+    return request.args.get("view") == THEME_VIEW
 
 
 def _member_of(caller: auth.ProxyCaller) -> Member | None:

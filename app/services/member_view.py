@@ -141,6 +141,36 @@ def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Dec
     return max(total_since(this_year), total_since(last_year, this_year), Decimal(0))
 
 
+@dataclass(frozen=True)
+class TierStanding:
+    """Where a member stands on the tier ladder: the widget, the UI extensions and the write-back read it."""
+
+    current: TierInfo | None
+    next: TierInfo | None
+    # How much of the tier metric is still missing to reach `next` (points, money or orders).
+    missing: Decimal | None
+    progress_percent: int
+
+    @property
+    def ladder_percent(self) -> int:
+        """Progress as one number: to the next tier, 100 at the top tier, 0 in a program without tiers."""
+        if self.next is None:
+            return 100 if self.current is not None else 0
+        return self.progress_percent
+
+
+def tier_standing(member: Member, settings: ProgramSettings, tiers: tuple[TierInfo, ...],
+                  now: datetime) -> TierStanding:
+    current = next((t for t in tiers if t.id == member.tier_id), None)
+    floor = (current.threshold, current.position, current.id) if current else None
+    upcoming = next((t for t in tiers if floor is None or (t.threshold, t.position, t.id) > floor), None)
+    if upcoming is None:
+        return TierStanding(current, None, None, 0)
+    value = _qualifying(member, settings, now)
+    percent = int(min(value / upcoming.threshold, Decimal(1)) * 100) if upcoming.threshold > 0 else 0
+    return TierStanding(current, upcoming, max(upcoming.threshold - value, Decimal(0)), percent)
+
+
 _READ_COLUMNS = ("tag", "id", "at", "points", "kind", "status", "ref", "note", "extra", "source")
 
 
@@ -210,16 +240,9 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
         return view
     assert member is not None
 
-    # Tier and the next rung.
-    tiers = cat.tiers
-    view.current_tier = next((t for t in tiers if t.id == member.tier_id), None)
-    floor = (view.current_tier.threshold, view.current_tier.position, view.current_tier.id) if view.current_tier else None
-    view.next_tier = next((t for t in tiers if floor is None or (t.threshold, t.position, t.id) > floor), None)
-    if view.next_tier is not None:
-        value = _qualifying(member, settings, now)
-        view.missing = max(view.next_tier.threshold - value, Decimal(0))
-        if view.next_tier.threshold > 0:
-            view.progress_percent = int(min(value / view.next_tier.threshold, Decimal(1)) * 100)
+    standing = tier_standing(member, settings, cat.tiers, now)
+    view.current_tier, view.next_tier = standing.current, standing.next
+    view.missing, view.progress_percent = standing.missing, standing.progress_percent
 
     # Actions done in their current period: their award keys are exact, so a lookup on the unique index.
     keys = {}

@@ -1,15 +1,21 @@
-"""Write-back to Shopify: points, tier and referral link as customer metafields and a tier tag, coalesced.
+"""Write-back to Shopify: points, pending points, tier, tier progress and referral link as the app's own
+customer metafields (`$app:…`, declared in shopify.app.toml), and a tier tag, coalesced.
 
 A change only sets `Member.sync_requested_at` (post_entry does it in the change's transaction). This job
 reads each flagged member's state as it is now, so any number of changes become one write per customer,
 batches the metafields (25 per metafieldsSet), and clears the flag only if nothing changed meanwhile.
 When Shopify throttles or is down, the rest stays flagged and is retried on the next run: nothing is
 dropped. The minute sweeper runs it too ("within a minute of a change").
+
+Members written before the app-owned metafields (`Member.legacy_metafields`, set by migration 0013, which
+also flags them) get their old merchant-owned `regulars.*` values deleted in the same run, once; that
+namespace is never written again. The GraphQL documents and their answers are app/shopify/metafields.py's.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,26 +25,25 @@ from app.extensions import db
 from app.jobs.registry import sweep_hook
 from app.loyalty.tiers import tier_handle, tier_tag
 from app.models import Member, Shop, Tier, utcnow
+from app.services.catalogue import catalogue_for
+from app.services.member_view import tier_standing
+from app.shopify import metafields as wire
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "regulars"
 BATCH_MEMBERS = 200
-METAFIELDS_PER_CALL = 25  # Shopify's metafieldsSet limit
-TAG_PREFIX = "regulars-tier-"
-
-_METAFIELDS_SET = (
-    "mutation RegularsSync($metafields: [MetafieldsSetInput!]!) {"
-    " metafieldsSet(metafields: $metafields) { metafields { id } userErrors { field message code elementIndex } } }"
-)
-_TAGS_ADD = "mutation RegularsTagAdd($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { userErrors { field message } } }"
-_TAGS_REMOVE = (
-    "mutation RegularsTagRemove($id: ID!, $tags: [String!]!) { tagsRemove(id: $id, tags: $tags) { userErrors { field message } } }"
-)
 
 
 class _Backoff(Exception):
     """Shopify throttled or is unreachable: stop this shop for this run, keep everything flagged."""
+
+
+@dataclass
+class _Plan:
+    member: Member
+    requested: datetime
+    tag: str | None
+    fields: wire.MemberFields
 
 
 def request_sync() -> bool:
@@ -72,7 +77,7 @@ def _call(shop: Shop, query: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def sync_due(limit: int = BATCH_MEMBERS) -> int:
     """Writes every flagged member (up to `limit`) to Shopify; returns how many were written. Commits."""
-    from app.services.referrals import ensure_code, referral_url
+    from app.services.referrals import referral_url
 
     rows = db.session.execute(
         select(Member.id, Member.shop_id, Member.sync_requested_at)
@@ -86,80 +91,87 @@ def sync_due(limit: int = BATCH_MEMBERS) -> int:
         assert requested is not None  # selected on it
         by_shop.setdefault(sid, []).append((mid, requested))
     written = 0
+    now = utcnow()
     for shop_id, members in by_shop.items():
         shop = db.session.get(Shop, shop_id)
         if shop is None:
             continue
         tiers, all_tags = _tier_tags(shop_id)
-        plans: list[tuple[Member, datetime, str | None]] = []
+        cat = catalogue_for(shop, None)
+        plans: list[_Plan] = []
         for mid, requested in members:
             member = db.session.get(Member, mid)
             if member is None:
                 continue
-            ensure_code(member)
             tier = tiers.get(member.tier_id) if member.tier_id else None
-            tag = tier_tag(tier.handle or tier_handle(tier.name)) if tier else None
-            plans.append((member, requested, tag))
+            standing = tier_standing(member, cat.settings, cat.tiers, now)
+            fields = wire.MemberFields(
+                customer_id=member.customer_id, points=int(member.points_available or 0),
+                pending_points=int(member.points_pending or 0), tier=tier.name if tier else None,
+                tier_progress=standing.ladder_percent,
+                referral_url=referral_url(shop, member),  # gives out a code to a member without one
+            )
+            plans.append(_Plan(member, requested, tier_tag(tier.handle or tier_handle(tier.name)) if tier else None,
+                               fields))
         db.session.commit()  # referral codes just given out
         try:
-            written += _write_shop(shop, plans, tiers, all_tags, referral_url)
+            written += _write_shop(shop, plans, all_tags)
         except _Backoff as exc:
             log.info("write-back for %s paused: %s", shop.domain, exc)
             db.session.rollback()
     return written
 
 
-def _write_shop(shop: Shop, plans: list[tuple[Member, datetime, str | None]], tiers: dict[int, Tier],
-                all_tags: list[str], referral_url: Any) -> int:
+def _write_shop(shop: Shop, plans: list[_Plan], all_tags: list[str]) -> int:
     written = 0
-    per_call = METAFIELDS_PER_CALL // 3
-    for start in range(0, len(plans), per_call):
-        chunk = plans[start:start + per_call]
-        metafields: list[dict[str, Any]] = []
-        for member, _requested, _tag in chunk:
-            owner = f"gid://shopify/Customer/{member.customer_id}"
-            tier = tiers.get(member.tier_id) if member.tier_id else None
-            metafields += [
-                {"ownerId": owner, "namespace": NAMESPACE, "key": "points", "type": "number_integer",
-                 "value": str(int(member.points_available or 0))},
-                {"ownerId": owner, "namespace": NAMESPACE, "key": "tier", "type": "single_line_text_field",
-                 # Shopify refuses a blank value; "none" reads plainly in a theme.
-                 "value": tier.name if tier else "none"},
-                {"ownerId": owner, "namespace": NAMESPACE, "key": "referral_url", "type": "url",
-                 "value": referral_url(shop, member)},
-            ]
-        result = _call(shop, _METAFIELDS_SET, {"metafields": metafields}).get("metafieldsSet") or {}
-        failed_members: set[int] = set()
-        for err in result.get("userErrors") or []:
-            index = err.get("elementIndex")
+    for start in range(0, len(plans), wire.MEMBERS_PER_CALL):
+        chunk = plans[start:start + wire.MEMBERS_PER_CALL]
+        outcome = wire.parse_set(_call(shop, wire.METAFIELDS_SET,
+                                       {"metafields": wire.set_inputs(p.fields for p in chunk)}))
+        for err in outcome.errors:
             log.warning("metafieldsSet refused for %s: %s", shop.domain, err)
-            if isinstance(index, int):
-                failed_members.add(index // 3)
-        if result.get("userErrors") and not result.get("metafields"):
+        if not outcome.ok:
             # metafieldsSet is all-or-nothing: write the good ones again without the refused customers.
-            retry = [p for i, p in enumerate(chunk) if i not in failed_members]
+            retry = [p for i, p in enumerate(chunk) if i not in outcome.refused_members]
             if retry and len(retry) < len(chunk):
-                written += _write_shop(shop, retry, tiers, all_tags, referral_url)
-            for i in failed_members:
+                written += _write_shop(shop, retry, all_tags)
+            for i in outcome.refused_members:
                 # A customer Shopify refuses (deleted, …) would block forever: mark it done, logged above.
-                _mark_synced(chunk[i][0], chunk[i][1])
+                _mark_synced(chunk[i].member, chunk[i].requested)
             db.session.commit()
             continue
-        for member, requested, tag in chunk:
-            _write_tags(shop, member, tag, all_tags)
-            _mark_synced(member, requested)
+        _delete_legacy(shop, [p.member for p in chunk if p.member.legacy_metafields])
+        for plan in chunk:
+            _write_tags(shop, plan.member, plan.tag, all_tags)
+            _mark_synced(plan.member, plan.requested)
             db.session.commit()
             written += 1
     return written
 
 
+def _delete_legacy(shop: Shop, members: list[Member]) -> None:
+    """The old merchant-owned `regulars.*` values of these members, deleted once (the $app ones are written)."""
+    if not members:
+        return
+    errors = wire.parse_delete(_call(shop, wire.METAFIELDS_DELETE,
+                                     {"metafields": wire.legacy_identifiers(m.customer_id for m in members)}))
+    if errors:
+        # Left flagged: the next write-back of these members tries again.
+        log.warning("metafieldsDelete refused for %s: %s", shop.domain, errors)
+        return
+    db.session.execute(
+        update(Member).where(Member.id.in_([m.id for m in members]))
+        .values(legacy_metafields=False).execution_options(synchronize_session=False)
+    )
+
+
 def _write_tags(shop: Shop, member: Member, tag: str | None, all_tags: list[str]) -> None:
-    owner = f"gid://shopify/Customer/{member.customer_id}"
+    owner = wire.customer_gid(member.customer_id)
     stale = [t for t in all_tags if t != tag]
     if stale:
-        _call(shop, _TAGS_REMOVE, {"id": owner, "tags": stale})
+        _call(shop, wire.TAGS_REMOVE, {"id": owner, "tags": stale})
     if tag:
-        _call(shop, _TAGS_ADD, {"id": owner, "tags": [tag]})
+        _call(shop, wire.TAGS_ADD, {"id": owner, "tags": [tag]})
 
 
 def _mark_synced(member: Member, requested: datetime) -> None:

@@ -126,7 +126,7 @@ def test_the_demo_as_a_shopper_and_a_merchant_use_it(demo: dict[str, Any], brows
     swatch = Watch(spage)
     spage.goto(shopper_url)
     spage.wait_for_selector("[data-regulars-root]")
-    # The widget's own stylesheet and script came through the app proxy on the shop's origin.
+    # The widget is styled by the theme extension's stylesheet (from the stand-in's CDN path, not the app proxy).
     radius = spage.eval_on_selector(".regulars__card", "el => getComputedStyle(el).borderTopLeftRadius")
     assert radius == "10px"
     dates = spage.locator("[data-regulars-history] li span.regulars__muted").all_inner_texts()

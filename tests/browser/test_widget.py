@@ -1,4 +1,4 @@
-"""The widget in headless Chromium, loaded by the theme extension's own JS through a stand-in app proxy.
+"""The widget in headless Chromium, loaded by the theme extension's own block and JS through a stand-in app proxy.
 
 Set REGULARS_SCREENSHOTS=1 to (re)write docs/screenshots/widget.png; the normal run writes nothing.
 """
@@ -17,25 +17,29 @@ import httpx
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from devstore.theme import CDN_PREFIX, ThemeExtension
 from devstore.tokens import app_proxy_query
 from tests.conftest import TEST_SECRET, LiveServer
 from tests.proxy.conftest import SHOP, Seeded, live  # noqa: F401  (the fixture, shared with tests/proxy)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "extensions" / "regulars-theme" / "assets"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-# The app block's markup as blocks/rewards.liquid renders it (Liquid values filled in).
+# The account page with the app block as Shopify renders blocks/rewards.liquid, its assets from a CDN-like path.
 PAGE = """<!doctype html><html lang="{locale}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Account</title>
-<link rel="stylesheet" href="/assets/regulars.css"><style>body{{font-family:sans-serif;background:#f6f6f7;margin:0;padding:24px}}</style>
+{head}<style>body{{font-family:sans-serif;background:#f6f6f7;margin:0;padding:24px}}</style>
 </head><body><h1>My account</h1>
-<div class="regulars-host" data-regulars-widget data-base="/apps/regulars" data-locale="{locale}">
-  <p class="regulars-host__loading">Loading…</p></div>
-<script src="/assets/regulars-loader.js" defer></script></body></html>"""
+{block}</body></html>"""
+THEME = ThemeExtension()
+
+
+def _account_page(locale: str) -> str:
+    rendered = THEME.render([("rewards", {})], locale=locale)
+    return PAGE.format(locale=locale, head=rendered.head, block=rendered.blocks["rewards"])
 
 
 class Storefront:
@@ -50,11 +54,10 @@ class Storefront:
         req = Request(environ)
         customer = req.cookies.get("customer") or None
         if req.path == "/account":
-            resp = Response(PAGE.format(locale=req.args.get("locale", "en")), mimetype="text/html")
-        elif req.path.startswith("/assets/"):
-            name = req.path.removeprefix("/assets/")
-            kind = "text/css" if name.endswith(".css") else "application/javascript"
-            resp = Response((ASSETS / name).read_bytes(), mimetype=kind)
+            resp = Response(_account_page(req.args.get("locale", "en")), mimetype="text/html")
+        elif req.path.startswith(CDN_PREFIX) and (body := THEME.asset(req.path.rsplit("/", 1)[-1])) is not None:
+            kind = "text/css" if req.path.endswith(".css") else "application/javascript"
+            resp = Response(body, mimetype=kind)
         elif req.path.startswith("/apps/regulars/"):
             own = {k: (v if len(v) > 1 else v[0]) for k, v in req.args.lists()}
             params = app_proxy_query(SHOP, "/apps/regulars", customer, own, api_secret=TEST_SECRET,

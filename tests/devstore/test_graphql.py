@@ -189,6 +189,48 @@ def test_metafields_set_through_official_client(running, shopify_app, token, cus
     assert running.store.metafields(SHOP, customer["id"])["regulars.points"]["value"] == "1250"
 
 
+def test_app_namespace_expands_and_follows_the_apps_definitions(running, token, customer) -> None:
+    """`$app` (or no namespace) is the app's reserved `app--{client id}`; the definitions declared in
+    shopify.app.toml give the type (it may be left out) and refuse another one."""
+    store, owner = running.store, customer["admin_graphql_api_id"]
+    own = f"app--{store.api_key}"
+    assert store.metafield_definition("CUSTOMER", own, "points").type == "number_integer"
+    assert store.metafield_definition("CUSTOMER", own, "referral_url").storefront == "public_read"
+    metafields = [
+        {"ownerId": owner, "namespace": "$app", "key": "points", "value": "1250"},  # type from the definition
+        {"ownerId": owner, "key": "tier", "type": "single_line_text_field", "value": "Gold"},  # omitted = $app
+        {"ownerId": owner, "namespace": "$app:extra", "key": "note", "type": "single_line_text_field", "value": "x"},
+    ]
+    body = running.graphql(token, METAFIELDS, {"metafields": metafields}).json()["data"]["metafieldsSet"]
+    assert body["userErrors"] == []
+    assert [(m["namespace"], m["type"]) for m in body["metafields"]] == [
+        (own, "number_integer"), (own, "single_line_text_field"), (f"{own}--extra", "single_line_text_field")]
+    assert store.app_metafields(SHOP, customer["id"])["points"]["value"] == "1250"
+    read = running.graphql(token, 'query($id: ID!) { customer(id: $id) { a: metafield(namespace: "$app", key: "points")'
+                           ' { namespace value } b: metafield(key: "tier") { value } } }', {"id": owner}).json()
+    assert read["data"]["customer"] == {"a": {"namespace": own, "value": "1250"}, "b": {"value": "Gold"}}
+    for wrong, code in (({"type": "single_line_text_field", "value": "1250"}, "INVALID_TYPE"),  # not the definition's
+                        ({"namespace": "app--someone-else"}, "APP_NOT_AUTHORIZED"),
+                        ({"namespace": "$other"}, "INVALID")):
+        body = running.graphql(token, METAFIELDS, {"metafields": [{**metafields[0], **wrong}]}).json()
+        assert body["data"]["metafieldsSet"]["metafields"] is None
+        assert body["data"]["metafieldsSet"]["userErrors"][0]["code"] == code, wrong
+
+
+def test_metafields_delete_names_what_it_deleted(running, token, customer) -> None:
+    store, owner = running.store, customer["admin_graphql_api_id"]
+    running.graphql(token, METAFIELDS, {"metafields": [
+        {"ownerId": owner, "namespace": "regulars", "key": "points", "type": "number_integer", "value": "5"},
+        {"ownerId": owner, "namespace": "$app", "key": "points", "value": "5"}]})
+    delete = ("mutation($m: [MetafieldIdentifierInput!]!) { metafieldsDelete(metafields: $m) {"
+              " deletedMetafields { ownerId namespace key } userErrors { field message } } }")
+    gone = running.graphql(token, delete, {"m": [{"ownerId": owner, "namespace": "regulars", "key": "points"},
+                                                 {"ownerId": owner, "namespace": "regulars", "key": "tier"}]}).json()
+    assert gone["data"]["metafieldsDelete"] == {
+        "deletedMetafields": [{"ownerId": owner, "namespace": "regulars", "key": "points"}, None], "userErrors": []}
+    assert set(store.metafields(SHOP, customer["id"])) == {f"app--{store.api_key}.points"}
+
+
 def test_tags_add_remove_and_customers_update_webhook(running, token, customer, receiver) -> None:
     add = "mutation($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { node { id } userErrors { message } } }"
     remove = "mutation($id: ID!, $tags: [String!]!) { tagsRemove(id: $id, tags: $tags) { node { id } userErrors { message } } }"

@@ -4,6 +4,7 @@ app's root-relative redirects left to the browser, which is on the shop's origin
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -47,7 +48,7 @@ def proxied() -> Iterator[dict[str, Any]]:
     store = DevStore(api_key=API_KEY, api_secret=API_SECRET, app_url=f"http://127.0.0.1:{server.server_port}")
     store.add_shop(SHOP)
     store_server, _, base = serve_in_thread(store)
-    yield {"seen": seen, "base": base, "origin": storefront_url(base, SHOP)}
+    yield {"seen": seen, "base": base, "origin": storefront_url(base, SHOP), "store": store}
     store_server.shutdown()
     server.shutdown()
 
@@ -110,6 +111,35 @@ def test_language_paths_and_theme_assets(proxied: dict[str, Any]) -> None:
     base, host = proxied["base"], "corner-shop.localhost"
     page = _get(base, "/th/account", host)
     assert page.status_code == 200 and '<html lang="th">' in page.text and 'data-locale="th"' in page.text
-    for name in ("regulars-loader.js", "regulars.css"):
-        assert _get(base, f"/cdn/assets/{name}", host).status_code == 200
+    # The blocks' Liquid, rendered with the extension's Thai locale file.
+    assert "กำลังโหลดรางวัลของคุณ…" in page.text and ">รางวัล<" in page.text
+    # The rewards block and the launcher embed both name regulars.js and regulars.css: each is on the page once,
+    # from the CDN-like path that carries the extension's version.
+    scripts = re.findall(r'<script src="(/cdn/extensions/regulars-theme/[0-9a-f]{10}/assets/regulars\.js)"', page.text)
+    styles = re.findall(r'<link rel="stylesheet" href="(/cdn/extensions/regulars-theme/[0-9a-f]{10}/assets/'
+                        r'regulars\.css)"', page.text)
+    assert len(scripts) == 1 and len(styles) == 1 and page.text.count("regulars.js") == 1
+    assert page.text.count("data-regulars-widget") == 2  # the block's host and the launcher panel's
+    for url in scripts + styles:
+        asset = _get(base, url, host)
+        assert asset.status_code == 200 and asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert _get(base, scripts[0], host).headers["content-type"].startswith("text/javascript")
+    for missing in ("regulars-loader.js", "..%2Fblocks%2Frewards.liquid", ".hidden"):
+        assert _get(base, scripts[0].replace("regulars.js", missing), host).status_code == 404
+    # The launcher (an app embed) is on every page; the rewards block only where it was put.
+    home = _get(base, "/", host)
+    assert "data-regulars-launcher" in home.text and home.text.count("data-regulars-widget") == 1
+
+
+def test_the_app_proxy_path_is_the_configured_one(proxied: dict[str, Any]) -> None:
+    """A merchant who changes the proxy's subpath in the admin sets the block's proxy path to match."""
+    base, host = proxied["base"], "corner-shop.localhost"
+    store = proxied["store"]
+    store.app_proxy_path = "/a/loyalty"
+    store.theme_blocks["rewards"] = {"proxy_path": "/a/loyalty"}
+    page = _get(base, "/account", host)
+    assert 'data-base="/a/loyalty"' in page.text
+    assert _get(base, "/apps/regulars/widget", host).status_code == 404
+    assert _get(base, "/a/loyalty/widget", host).status_code == 200
+    assert proxied["seen"][-1]["args"]["path_prefix"] == ["/a/loyalty"]
     assert _get(base, "/favicon.ico", host).status_code == 204

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -65,15 +66,30 @@ def test_points_and_history_are_read_fresh_on_every_request(pg_app: Any, client:
     assert "Goodwill" in html
 
 
-def test_style_and_script_are_long_cached_files_behind_the_proxy(client: Any, seeded: Seeded) -> None:
+def test_the_theme_gets_a_bare_fragment_and_a_page_gets_its_long_cached_stylesheet(client: Any, seeded: Seeded) -> None:
+    # In the theme, the widget's script and styles are the theme app extension's assets on Shopify's CDN: the
+    # fragment the extension asks for (view=theme) references nothing of its own.
+    themed = client.get(proxy_url("widget", seeded.customer_id, extra={"view": "theme"}))
+    html = themed.get_data(as_text=True)
+    assert themed.status_code == 200 and "data-points-available" in html
+    assert "<script" not in html and "<link" not in html and "<style" not in html and "/static/" not in html
+    # The widget opened as a page of its own (the block's <noscript> link) styles itself from behind the proxy,
+    # and has no script (its forms post as pages).
     html = _widget(client, seeded.customer_id)
     css = re.search(r'href="/apps/regulars/static/(widget\.[0-9a-f]{12}\.css)"', html)
-    js = re.search(r'src="/apps/regulars/static/(widget\.[0-9a-f]{12}\.js)"', html)
-    assert css and js and "<style>" not in html
+    assert css and "<script" not in html and "<style>" not in html
     resp = client.get(proxy_url(f"static/{css.group(1)}", None))
     assert resp.status_code == 200 and resp.mimetype == "text/css" and ".regulars" in resp.get_data(as_text=True)
     assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert client.get(proxy_url(f"static/{js.group(1)}", None)).mimetype == "text/javascript"
-    # Like every /proxy route, it answers only Shopify's signed requests.
+    # Like every /proxy route, it answers only Shopify's signed requests; the script is no longer the app's.
     assert client.get(f"/proxy/static/{css.group(1)}").status_code == 401
     assert client.get(proxy_url("static/secrets.txt", None)).status_code == 404
+    assert client.get(proxy_url("static/widget.0123456789ab.js", None)).status_code == 404
+
+
+def test_the_theme_stylesheet_carries_the_proxy_pages_rules() -> None:
+    """One look: the extension's regulars.css holds app/static/proxy/widget.css as it is (the landing page and
+    the widget opened as a page use that file; the theme uses the extension's)."""
+    root = Path(__file__).resolve().parents[2]
+    widget = (root / "app" / "static" / "proxy" / "widget.css").read_text()
+    assert widget in (root / "extensions" / "regulars-theme" / "assets" / "regulars.css").read_text()
