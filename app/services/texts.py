@@ -202,6 +202,8 @@ def update_texts(shop: Shop, body: dict[str, Any], actor: str) -> dict[str, Any]
     tiers = _validate_names(body, "tiers", MAX_TIER_NAME, errors)
     if errors:
         raise TextsRefused(422, "invalid", "some texts cannot be saved", errors)
+    if not (texts or rewards or tiers):
+        return texts_document(shop)  # nothing asked: nothing to save or audit
     reward_rows = _rows(_rewards(shop), rewards, "reward") if rewards else {}
     tier_rows = _rows(_tiers(shop), tiers, "tier") if tiers else {}
     renamed_rewards = _apply_names(reward_rows, rewards)
