@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ _FOLDERS = {"en": "en", "el": "el", "ro": "ro", "th": "th", "zh-CN": "zh_CN"}
 _CLDR = {"en": "en", "el": "el", "ro": "ro", "th": "th", "zh-CN": "zh_Hans_CN"}
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+_NUMBERS = (int, Decimal, float)
 # The parameter whose value chooses the plural form; every plural text carries it.
 COUNT = "n"
 
@@ -136,7 +137,7 @@ def plural_index(locale: str, count: Any) -> int:
     """Which form of the locale's plural texts `count` takes: CLDR's category for fractions (1.5 is "few" in
     Romanian, "other" in English), gettext's rule for whole numbers."""
     tags = plural_tags(locale)
-    if isinstance(count, bool) or not isinstance(count, int | Decimal | float):
+    if isinstance(count, bool) or not isinstance(count, _NUMBERS):
         return len(tags) - 1
     value = Decimal(str(count)) if isinstance(count, float) else Decimal(count)
     if value == value.to_integral_value():
@@ -228,20 +229,15 @@ class Translator:
 
     # The one place a number, a sum of money or a date a shopper reads is formatted (CLDR through Babel).
     def number(self, value: Any) -> str:
-        if isinstance(value, float):
-            value = Decimal(str(value))
-        return str(format_decimal(value, locale=self.babel))
+        return _number(self.locale, Decimal(str(value)) if isinstance(value, float) else value)
 
     def money(self, amount: Any, currency: str | None) -> str:
         value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
-        text = str(format_currency(value, (currency or "USD").upper(), locale=self.babel))
-        # CLDR's currencySpacing, which Babel leaves out: a code made of letters ("RON", "CHF") stands apart
-        # from the digits by a no-break space ("RON 5.00"), a sign ("$", "US$") does not.
-        return _LETTER_DIGIT.sub("\u00a0", text)
+        return _money(self.locale, value, (currency or "USD").upper())
 
     def date(self, value: date | datetime) -> str:
         """"December 1, 2026", "1 Δεκεμβρίου 2026" (Greek's genitive month), "2026年12月1日"."""
-        return str(babel_format_date(value, "long", locale=self.babel))
+        return _date(self.locale, value.date() if isinstance(value, datetime) else value)
 
     def month_day(self, month: int, day: int) -> str:
         """A birthday without its year: "December 1", "1 Δεκεμβρίου", "12月1日" (2000: Feb 29 exists)."""
@@ -258,7 +254,27 @@ class Translator:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | Decimal | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
+
+
+# A widget shows the same few numbers, sums and days again and again (20 history lines of one day); Babel's
+# formatting is the costliest part of rendering it, so each result is kept per worker.
+@lru_cache(maxsize=8192)
+def _number(locale: str, value: int | Decimal) -> str:
+    return str(format_decimal(value, locale=_cldr(locale)))
+
+
+@lru_cache(maxsize=4096)
+def _money(locale: str, value: Decimal, currency: str) -> str:
+    text = str(format_currency(value, currency, locale=_cldr(locale)))
+    # CLDR's currencySpacing, which Babel leaves out: a code made of letters ("RON", "CHF") stands apart
+    # from the digits by a no-break space ("RON 5.00"), a sign ("$", "US$") does not.
+    return _LETTER_DIGIT.sub("\u00a0", text)
+
+
+@lru_cache(maxsize=4096)
+def _date(locale: str, value: date) -> str:
+    return str(babel_format_date(value, "long", locale=_cldr(locale)))
 
 
 def translator(locale: str | None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Translator:
