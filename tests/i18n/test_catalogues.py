@@ -44,6 +44,20 @@ def test_every_text_is_translated_with_every_plural_form(locale: str) -> None:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
+def test_every_catalogue_follows_the_template(locale: str) -> None:
+    """messages.pot is what `pybabel update` merges into each catalogue; none may drift from it, and no entry
+    is left fuzzy (a guess of pybabel's that nobody checked)."""
+    from babel.messages.pofile import read_po
+
+    with (ROOT / "app/translations/messages.pot").open("rb") as fh:
+        template = read_po(fh)
+    wanted = [(m.context, m.id) for m in template if m.id]
+    got = [(m.context, m.id) for m in catalog(locale) if m.id]
+    assert got == wanted
+    assert not [m.context for m in catalog(locale) if m.id and m.fuzzy]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
 def test_placeholders_match_the_english(locale: str) -> None:
     for key, english in messages(DEFAULT_LOCALE).items():
         wanted = set().union(*(placeholders(e) for e in english.english))
