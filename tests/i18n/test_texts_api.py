@@ -88,7 +88,7 @@ def test_merchant_texts_and_names_show_in_the_widget(pg_app: Any, client: Any, s
     assert "5.000 πόντοι" in el and "Χρειάζεστε 4.300 ακόμη πόντους." in el
 
     zh = client.get(proxy_url("widget", seeded.customer_id, locale="zh-CN")).get_data(as_text=True)
-    assert "积分好礼" in zh and "仅限 金卡 会员。" in zh and "5,000 积分" in zh and "5.00 off" in zh
+    assert "积分好礼" in zh and "您的等级：</span><strong>" in zh and "仅限 金卡 会员。" in zh and "5,000 积分" in zh and "5.00 off" in zh
     assert "Recompense" not in zh and "Premiile tale" not in zh
 
     # English has none of it: the catalogue's texts and the names as typed.
