@@ -43,6 +43,8 @@ def test_the_document_lists_defaults_per_language_and_plural_form(client: Any, s
     assert resp.status_code == 200
     doc = resp.get_json()
     assert doc["locales"] == ["en", "el", "ro", "th", "zh-CN"]
+    assert doc["plural_forms"] == {"en": ["one", "other"], "el": ["one", "other"], "ro": ["one", "few", "other"],
+                                   "th": ["other"], "zh-CN": ["other"]}
     title = _text(doc, "title")
     assert title["default"] == {"en": "Rewards", "el": "Ανταμοιβές", "ro": "Recompense", "th": "รางวัล",
                                 "zh-CN": "会员奖励"} and title["override"] == {}
