@@ -42,7 +42,7 @@ def create_key() -> Any:
     key = ApiKey(shop_id=shop.id, name=name.strip(), prefix=raw[:12], key_hash=hash_api_key(raw), created_at=utcnow())
     db.session.add(key)
     db.session.flush()
-    audit.record(shop, g.actor, "api_key_created", target_type="api_key", target_id=key.id,
+    audit.record(shop, g.actor, "api_key.created", target_type="api_key", target_id=key.id,
                  details={"name": key.name, "prefix": key.prefix})
     db.session.commit()
     return {**key_json(key), "key": raw}, 201
@@ -57,7 +57,7 @@ def revoke_key(key_id: int) -> Any:
         raise ApiError(404, "not_found", "no such API key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        audit.record(shop, g.actor, "api_key_revoked", target_type="api_key", target_id=key.id,
+        audit.record(shop, g.actor, "api_key.revoked", target_type="api_key", target_id=key.id,
                      details={"name": key.name, "prefix": key.prefix})
         db.session.commit()
     return key_json(key)
