@@ -333,8 +333,10 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
         if tier is None or tier.shop_id != shop.id:
             errors["tier_id"] = "Choose one of your tiers, or everyone"
     holdout = merged["holdout_percent"]
-    if isinstance(holdout, bool) or not isinstance(holdout, int):
+    if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout <= 90:
         errors["holdout_percent"] = "Enter a whole percentage from 0 to 90"
+    if starts is not None and ends is not None and ends <= starts:
+        errors["ends_at"] = "Choose an end after the start"
     if not isinstance(merged["active"], bool):
         errors["active"] = "Choose on or off"
     if not errors:
