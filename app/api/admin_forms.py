@@ -10,7 +10,7 @@ TOP_MESSAGE = "Check the highlighted fields"
 # Settings whose numbers count something the merchant thinks of by name: the message says what to enter.
 _UNITS = (("_points", "points"), ("_days", "days"), ("days", "days"), ("_limit", "referrals"))
 
-_AT_LEAST = re.compile(r"must be (?:at least|greater than or equal to) (-?\d+(?:\.\d+)?)")
+_AT_LEAST = re.compile(r"(?:at least|greater than or equal to) (-?\d+(?:\.\d+)?)")
 _ABOVE = re.compile(r"must be greater than (-?\d+(?:\.\d+)?)")
 _AT_MOST = re.compile(r"must be at most (-?\d+(?:\.\d+)?)")
 _BETWEEN = re.compile(r"must be between (-?\d+) and (-?\d+)")
@@ -43,7 +43,8 @@ def plain_message(field: str, message: str) -> str:
         return f"Enter {whole} from {_number(m[1])} to {_number(m[2])}"
     if "whole number" in message:
         m = _AT_LEAST.search(message)
-        return f"Enter {whole}, {_number(m[1])} or more" if m else f"Enter {whole}, such as 30"
+        example = {"points": "100", "days": "30"}.get(unit or "", "10")
+        return f"Enter {whole}, {_number(m[1])} or more" if m else f"Enter {whole}, such as {example}"
     m = _AT_LEAST.search(message)
     if m:
         return f"Enter {whole if unit else 'a number'}, {_number(m[1])} or more"

@@ -16,12 +16,15 @@ depends_on = None
 
 
 def upgrade():
+    # Batch mode: SQLite (development) cannot add a constraint in place; PostgreSQL gets plain ALTERs.
     for table in ("rewards", "campaigns"):
-        op.add_column(table, sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
-        op.create_check_constraint(f"ck_{table}_deleted_is_off", table, "deleted_at IS NULL OR NOT active")
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+            batch.create_check_constraint(f"ck_{table}_deleted_is_off", "deleted_at IS NULL OR NOT active")
 
 
 def downgrade():
     for table in ("rewards", "campaigns"):
-        op.drop_constraint(f"ck_{table}_deleted_is_off", table, type_="check")
-        op.drop_column(table, "deleted_at")
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f"ck_{table}_deleted_is_off", type_="check")
+            batch.drop_column("deleted_at")
