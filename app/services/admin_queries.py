@@ -142,5 +142,5 @@ def search_referrals(shop: Shop, *, q: str | None = None, status: str | None = N
         order = (rank, Referral.id.desc())
     else:
         order = (Referral.id.desc(),)
-    rows = db.session.execute(stmt.order_by(*order).limit(page_size).offset((page - 1) * page_size)).tuples().all()
+    rows = db.session.execute(stmt.order_by(*order).limit(page_size).offset((page - 1) * page_size)).all()
     return ReferralPage([(r, m) for r, m in rows], total, page, pages)
