@@ -238,6 +238,7 @@ def summary_of(row: AuditLog, names: _Names | None = None) -> str:
     else:
         text = _pairs(d)
     text = text.strip() or (f"{_words(row.target_type or '')} {target}".strip())
+    text = text[:1].upper() + text[1:]
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1] + "…"
 
 
