@@ -126,10 +126,13 @@ def admin_referrals() -> Any:
     q = (request.args.get("q") or "")[:200]
     result = admin_queries.search_referrals(shop, q=q or None, status=status, sort=sort,
                                             page=int_arg("page", 1) or 1)
-    return {"referrals": [{**referral_json(r), "advocate": m.display_name, "advocate_email": m.email,
+    labels = admin_queries.REFERRAL_STATUSES
+    return {"referrals": [{**referral_json(r), "status_label": labels.get(r.status, r.status),
+                           "advocate": m.display_name, "advocate_email": m.email,
                            "advocate_customer_id": str(m.customer_id)} for r, m in result.rows],
             "total": result.total, "page": result.page, "pages": result.pages,
-            "statuses": list(admin_queries.REFERRAL_STATUSES), "sorts": list(admin_queries.REFERRAL_SORTS)}
+            "statuses": [{"status": k, "label": v} for k, v in labels.items()],
+            "sorts": list(admin_queries.REFERRAL_SORTS)}
 
 
 @bp.post("/admin/referrals/<int:referral_id>/<any(approve, reject):decision>")
