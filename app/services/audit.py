@@ -36,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "export.members": "Customers exported",
     "export.ledger": "Points history exported",
     "automation.updated": "Automation changed",
+    "texts.updated": "Shopper texts changed",
     "customer.data_requested": "Customer data requested by Shopify",
 }
 
@@ -230,6 +231,11 @@ def summary_of(row: AuditLog, names: _Names | None = None) -> str:
     elif action == "customer.data_requested":
         who = members.get(target) or f"customer {target}"
         text = f"data of {who} kept for the merchant"
+    elif action == "texts.updated":
+        langs = sorted(d.get("texts") or {})
+        parts = [f"texts in {', '.join(langs)}" if langs else "",
+                 "reward names" if d.get("rewards") else "", "tier names" if d.get("tiers") else ""]
+        text = ", ".join(p for p in parts if p)
     elif action.startswith("export."):
         text = "CSV download"
     elif action == "custom_action.saved":

@@ -1,15 +1,15 @@
 """Texts in the merchant's words: per-language overrides of shopper-facing texts on the shop, and per-language
 names of rewards and tiers ({locale: text}). Empty objects by default: the catalogues' texts and the names as typed.
 
-Revision ID: 0014_i18n
-Revises: 0013_metafields
+Revision ID: 0015_i18n
+Revises: 0014_admin_api
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = "0014_i18n"
-down_revision = "0013_metafields"
+revision = "0015_i18n"
+down_revision = "0014_admin_api"
 branch_labels = None
 depends_on = None
 
