@@ -33,7 +33,7 @@ from app.loyalty.rewards import (
 )
 from app.loyalty.settings import ProgramSettings
 from app.models import Member, Order, Redemption, Reward, Shop, Tier, utcnow
-from app.services import audit
+from app.services import audit, work
 from app.services.ledger import emit_event, lock_member, post_entry
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,7 @@ def settings_of(shop: Shop) -> ProgramSettings:
 def request_writeback() -> None:
     """Asks for the metafield/tag write-back after a committed change; never fails the caller."""
     try:
-        from app.services.writeback import request_sync
-
-        request_sync()
+        work.request("writeback")
     except Exception:  # the minute sweeper picks it up anyway
         log.exception("could not request the write-back")
 
