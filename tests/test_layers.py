@@ -222,6 +222,13 @@ def domain_breaches(modules: dict[str, Module]) -> list[str]:
     return out
 
 
+def rq_outside_jobs(modules: dict[str, Module]) -> list[str]:
+    """RQ (and its Redis connection) imported outside app.jobs, the one layer that talks to RQ."""
+    return [f"{mod.path}:{imp.line} imports {imp.module}" for name, mod in modules.items()
+            if not under(name, ("app.jobs",)) and not skipped(mod.path)
+            for imp in imports_of(mod) if imp.module.split(".")[0] in ("rq", "redis")]
+
+
 def calls(mod: Module) -> Iterator[tuple[int, str]]:
     """(line, the called expression) of every call in the module."""
     for node in ast.walk(mod.tree):
@@ -284,6 +291,10 @@ def test_the_domain_imports_only_itself_and_the_standard_library(app_modules: di
     assert domain_breaches(app_modules) == []
 
 
+def test_only_the_job_layer_talks_to_rq(app_modules: dict[str, Module]) -> None:
+    assert rq_outside_jobs(app_modules) == []
+
+
 def test_only_services_commit(app_modules: dict[str, Module]) -> None:
     assert set(commits_outside_services(app_modules)) == set(COMMITS_ELSEWHERE)
 
@@ -314,7 +325,7 @@ BREACHES = {
     "app/loyalty/__init__.py": "",
     "app/loyalty/bad.py": "from flask import g\nimport decimal\n",
     "app/services/__init__.py": "",
-    "app/services/a.py": "from app.services import b\nfrom app.jobs import current_jobs\n",
+    "app/services/a.py": "from app.services import b\nfrom app.jobs import current_jobs\nfrom rq import Queue\n",
     "app/services/b.py": "def f():\n    from app.services import a\n    a.db.session.commit()\n",
     "app/jobs/__init__.py": "from app.proxy import routes\n",
     "app/proxy/__init__.py": "from app.proxy.routes import bp\n",
@@ -331,6 +342,7 @@ def test_each_check_finds_a_planted_breach() -> None:
         "app/services/a.py:2 imports app.jobs (a service importing jobs or a blueprint)",
     ]
     assert domain_breaches(modules) == ["app/loyalty/bad.py:1 imports flask"]
+    assert rq_outside_jobs(modules) == ["app/services/a.py:3 imports rq"]
     assert commits_outside_services(modules) == {"app/proxy/routes.py": [4]}
     assert queries_in_blueprints(modules) == {"app/proxy/routes.py": [3, 3]}
     assert in_function_imports(modules) == {("app/services/b.py", "app.services"): [2]}
