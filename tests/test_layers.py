@@ -9,6 +9,7 @@ fails too, so it is deleted with the breach it excused.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -229,6 +230,22 @@ def rq_outside_jobs(modules: dict[str, Module]) -> list[str]:
             for imp in imports_of(mod) if imp.module.split(".")[0] in ("rq", "redis")]
 
 
+GRAPHQL_DOCUMENT = re.compile(r"^\s*(fragment|mutation|query)\b[^{]*\{", re.S)
+
+
+def shopify_wire_outside_adapter(modules: dict[str, Module]) -> list[str]:
+    """GraphQL documents or gid strings in the domain or the services: app/shopify alone speaks Shopify's format."""
+    out = []
+    for name, mod in modules.items():
+        if not under(name, ("app.loyalty", "app.services")) or skipped(mod.path):
+            continue
+        for node in ast.walk(mod.tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    "gid://" in node.value or GRAPHQL_DOCUMENT.match(node.value)):
+                out.append(f"{mod.path}:{node.lineno}")
+    return out
+
+
 def calls(mod: Module) -> Iterator[tuple[int, str]]:
     """(line, the called expression) of every call in the module."""
     for node in ast.walk(mod.tree):
@@ -295,6 +312,10 @@ def test_only_the_job_layer_talks_to_rq(app_modules: dict[str, Module]) -> None:
     assert rq_outside_jobs(app_modules) == []
 
 
+def test_only_app_shopify_speaks_shopify_graphql(app_modules: dict[str, Module]) -> None:
+    assert shopify_wire_outside_adapter(app_modules) == []
+
+
 def test_only_services_commit(app_modules: dict[str, Module]) -> None:
     assert set(commits_outside_services(app_modules)) == set(COMMITS_ELSEWHERE)
 
@@ -323,10 +344,11 @@ def test_files_waiting_to_be_hoisted_still_exist_and_still_need_it(app_modules: 
 BREACHES = {
     "app/__init__.py": "",
     "app/loyalty/__init__.py": "",
-    "app/loyalty/bad.py": "from flask import g\nimport decimal\n",
+    "app/loyalty/bad.py": "from flask import g\nimport decimal\nGID = f'gid://shopify/Customer/{1}'\n",
     "app/services/__init__.py": "",
     "app/services/a.py": "from app.services import b\nfrom app.jobs import current_jobs\nfrom rq import Queue\n",
-    "app/services/b.py": "def f():\n    from app.services import a\n    a.db.session.commit()\n",
+    "app/services/b.py": "def f():\n    from app.services import a\n    a.db.session.commit()\n"
+                         "Q = 'query Regulars($id: ID!) { order(id: $id) { id } }'\n",
     "app/jobs/__init__.py": "from app.proxy import routes\n",
     "app/proxy/__init__.py": "from app.proxy.routes import bp\n",
     "app/proxy/routes.py": "from sqlalchemy import select\n"
@@ -343,6 +365,7 @@ def test_each_check_finds_a_planted_breach() -> None:
     ]
     assert domain_breaches(modules) == ["app/loyalty/bad.py:1 imports flask"]
     assert rq_outside_jobs(modules) == ["app/services/a.py:3 imports rq"]
+    assert sorted(shopify_wire_outside_adapter(modules)) == ["app/loyalty/bad.py:3", "app/services/b.py:4"]
     assert commits_outside_services(modules) == {"app/proxy/routes.py": [4]}
     assert queries_in_blueprints(modules) == {"app/proxy/routes.py": [3, 3]}
     assert in_function_imports(modules) == {("app/services/b.py", "app.services"): [2]}
