@@ -351,7 +351,7 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
         for t in removed:
             db.session.delete(t)
     touch(shop)
-    audit.record(shop, actor, "tiers_saved", target_type="shop", target_id=shop.id,
+    audit.record(shop, actor, "tiers.saved", target_type="shop", target_id=shop.id,
                  details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
                                      "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
                           "removed": [t.id for t in removed]})
