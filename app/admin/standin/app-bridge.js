@@ -119,7 +119,9 @@
   }
 
   // Same-origin links navigate inside the page (History API) and announce it, as App Bridge does for an app
-  // with client-side routing; the query (the development shop) is kept.
+  // with client-side routing: to the link's path with the query Shopify loaded the app with (shop, host, …),
+  // not the state of the page being left (its search, filters, page).
+  const shopifyQuery = location.search;
   document.addEventListener("click", (e) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
     const nav = e.composedPath().find((el) => el instanceof Element && el.closest?.("s-app-nav"));
@@ -128,7 +130,7 @@
     if (!link) return;
     e.preventDefault();
     const url = new URL(link.getAttribute("href"), location.href);
-    history.pushState({}, "", url.pathname + location.search);
+    history.pushState({}, "", url.pathname + shopifyQuery);
     dispatchEvent(new PopStateEvent("popstate"));
   });
 

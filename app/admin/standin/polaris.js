@@ -122,8 +122,11 @@
       }
       if (bool(this, "required")) c.required = true;
       if (this.hasAttribute("readonly")) c.readOnly = true;
-      const label = make("label", "sp-field");
-      this._label = make("span", "sp-label");
+      // The label names the control by id (not by wrapping it): a select's options are not part of its name.
+      const label = make("div", "sp-field");
+      c.id = uid("field");
+      this._label = make("label", "sp-label");
+      this._label.htmlFor = c.id;
       if (this.getAttribute("labelAccessibilityVisibility") === "exclusive") this._label.classList.add("sp-visually-hidden");
       if (this instanceof Checkbox) label.append(c, this._label); else label.append(this._label, this.prefixed(c));
       this._details = make("p", "sp-details"); this._details.id = uid("details");

@@ -161,8 +161,12 @@ function currentPath() {
   return location.pathname.slice(BASE.length).replace(/^\/+|\/+$/g, "");
 }
 const params = () => new URLSearchParams(location.search);
+// A page's own state (search, filters, page); the rest of the query is Shopify's (shop, host, id_token…).
+const PAGE_STATE = ["q", "tier", "segment", "sort", "page", "status", "action", "before"];
 function go(path, query) {
   const p = params();
+  // Another part of the program starts unfiltered; the date range stays (Home and Analytics share it).
+  if (path.split("/")[0] !== currentPath().split("/")[0]) PAGE_STATE.forEach((k) => p.delete(k));
   if (query) for (const [k, v] of Object.entries(query)) { if (v === null || v === undefined || v === "") p.delete(k); else p.set(k, v); }
   history.pushState({}, "", `${BASE}/${path}${p.size ? `?${p}` : ""}`);
   route();
@@ -195,16 +199,24 @@ async function route() {
     const page = name === "customers" && arg ? () => member(arg) : routes[name] || home;
     await page(arg);
   } catch (err) {
-    if (mine !== rendering) return;
+    if (mine !== rendering || err.stale) return;
     main.innerHTML = `<s-page heading="Something went wrong"><s-banner tone="critical" heading="This page could not be loaded">${esc(err.message)}</s-banner></s-page>`;
   }
   if (mine === rendering) main.focus({ preventScroll: true });
 }
-function render(html) { main.innerHTML = html; }
+// A page drawn for a navigation the merchant has already left is dropped, not drawn over the newer one.
+function renderer() {
+  const mine = rendering;
+  return (html) => {
+    if (mine !== rendering) throw Object.assign(new Error("navigated away"), { stale: true });
+    main.innerHTML = html;
+  };
+}
 route();
 
 // --- setup -----------------------------------------------------------------------------------------------
 async function setup() {
+  const render = renderer();
   const d = shopInfo.setup_defaults;
   const s = d.settings;
   const cur = shopInfo.currency;
@@ -261,6 +273,7 @@ function bindRange(id, path) {
   document.getElementById(id).addEventListener("submit", (e) => { e.preventDefault(); go(path, formData(e.target)); });
 }
 async function home() {
+  const render = renderer();
   const { from, to } = range();
   const s = await api(`/api/admin/analytics/summary?from=${from}&to=${to}`);
   const f = s.formulas || {};
@@ -288,6 +301,7 @@ async function home() {
 
 // --- analytics: who the members are, cohorts, exports -------------------------------------------------------
 async function analytics() {
+  const render = renderer();
   const { from, to } = range();
   const q = `from=${from}&to=${to}`;
   const [s, seg, coh] = await Promise.all([api(`/api/admin/analytics/summary?${q}`), api("/api/admin/analytics/segments"), api(`/api/admin/analytics/cohorts?${q}`)]);
@@ -335,6 +349,7 @@ function filterBar(form, path) {
   form.addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(timer); apply(); });
 }
 async function customers() {
+  const render = renderer();
   const p = params();
   const q = new URLSearchParams([...p].filter(([k]) => ["q", "tier", "segment", "sort", "page"].includes(k)));
   const data = await api(`/api/admin/members?${q}`);
@@ -360,6 +375,7 @@ async function customers() {
 }
 
 async function member(customerId) {
+  const render = renderer();
   const m = await api(`/api/admin/members/${encodeURIComponent(customerId)}`);
   render(`<s-page heading="${esc(m.name)}">
   <s-link slot="breadcrumb-actions" href="${link("customers")}">Customers</s-link>
@@ -439,6 +455,7 @@ function campaignForm(c) {
   </s-stack></form>`;
 }
 async function pointsPage(arg) {
+  const render = renderer();
   const p = await api("/api/admin/program");
   const s = p.settings;
   const editing = arg ? p.campaigns.find((c) => String(c.id) === String(arg)) : null;
@@ -518,12 +535,14 @@ async function pointsPage(arg) {
 }
 
 // --- tiers: edit with a what-if before saving ------------------------------------------------------------
+// "1200.00" from the API reads as 1200 in a field the merchant edits.
+const plain = (v) => (isNum(v) ? String(Number(v)) : v ?? "");
 function tierRow(t, i) {
   const n = i + 1;
   return `<s-table-row data-id="${t.id ?? ""}">
     <s-table-cell>${field("s-text-field", { name: `tiers.${i}.name`, label: `Tier ${n} name`, labelAccessibilityVisibility: "exclusive", value: t.name })}</s-table-cell>
-    <s-table-cell>${field("s-text-field", { name: `tiers.${i}.threshold`, label: `Tier ${n} threshold`, labelAccessibilityVisibility: "exclusive", value: t.threshold, inputmode: "decimal" })}</s-table-cell>
-    <s-table-cell>${field("s-text-field", { name: `tiers.${i}.multiplier`, label: `Tier ${n} multiplier`, labelAccessibilityVisibility: "exclusive", value: t.multiplier, inputmode: "decimal" })}</s-table-cell>
+    <s-table-cell>${field("s-text-field", { name: `tiers.${i}.threshold`, label: `Tier ${n} threshold`, labelAccessibilityVisibility: "exclusive", value: plain(t.threshold), inputmode: "decimal" })}</s-table-cell>
+    <s-table-cell>${field("s-text-field", { name: `tiers.${i}.multiplier`, label: `Tier ${n} multiplier`, labelAccessibilityVisibility: "exclusive", value: plain(t.multiplier), inputmode: "decimal" })}</s-table-cell>
     <s-table-cell>${field("s-number-field", { name: `tiers.${i}.entry_bonus`, label: `Tier ${n} entry bonus`, labelAccessibilityVisibility: "exclusive", value: t.entry_bonus, min: 0 })}</s-table-cell>
     <s-table-cell><s-button tone="critical" variant="tertiary" data-remove accessibilityLabel="Remove tier ${n}">Remove</s-button></s-table-cell></s-table-row>`;
 }
@@ -534,6 +553,7 @@ function tiersOf(form) {
   });
 }
 async function tiers() {
+  const render = renderer();
   const p = await api("/api/admin/program");
   const s = p.settings;
   const [metricLabel, unit] = W.TIER_METRICS[s.tier_metric] || [W.sentence(s.tier_metric), "points"];
@@ -582,6 +602,7 @@ function rewardValue(r) {
   return "—";
 }
 async function rewards() {
+  const render = renderer();
   const p = await api("/api/admin/program");
   // A deleted reward is switched off (past codes still point at it): it leaves this list, the history keeps it.
   const list = p.rewards.filter((r) => r.active !== false && !r.deleted_at);
@@ -628,6 +649,7 @@ async function rewards() {
 
 // --- referrals: the review queue, then every referral as an index table -------------------------------------
 async function referrals() {
+  const render = renderer();
   const p = params();
   const q = new URLSearchParams([...p].filter(([k]) => ["q", "status", "sort", "page"].includes(k)));
   const [queue, all] = await Promise.all([api("/api/admin/referrals?status=review"), api(`/api/admin/referrals?${q}`)]);
@@ -689,6 +711,7 @@ const SETTINGS = [
     ["expiry_reminder_days", "list", "Remind customers this many days before", "Separate several with commas, for example 30, 7.", null, (s) => s.expiry_mode !== "none"],
   ]],
 ];
+const SETTING_KEYS = new Set(SETTINGS.flatMap(([, , fields]) => fields.map((f) => f[0])));
 function settingField(s, [key, kind, label, help, choices, when]) {
   const cur = shopInfo.currency;
   const attrs = { name: key, label: label.replace("{cur}", cur), details: help.replace("{cur}", cur) || null };
@@ -702,6 +725,7 @@ function settingField(s, [key, kind, label, help, choices, when]) {
   return `<div class="setting" data-key="${key}"${when ? " data-conditional" : ""}>${html}</div>`;
 }
 async function settings() {
+  const render = renderer();
   const p = await api("/api/admin/program");
   const s = p.settings;
   render(`<s-page heading="Settings">
@@ -732,6 +756,7 @@ async function settings() {
 
 // --- API keys and the audit log -----------------------------------------------------------------------------
 async function keys() {
+  const render = renderer();
   const data = await api("/api/admin/api-keys");
   render(`<s-page heading="API keys"><s-link slot="breadcrumb-actions" href="${link("settings")}">Settings</s-link>
     <div id="new-key"></div><s-section><s-paragraph>Keys let your developers use the public API (header <code>X-Regulars-Api-Key</code>). A key is shown once; Regulars keeps only a fingerprint of it.</s-paragraph>
@@ -754,9 +779,21 @@ async function keys() {
     await keys();
   }));
 }
+function settingValue(key, v) {
+  if (typeof v === "boolean") return v ? "on" : "off";
+  for (const [, , fields] of SETTINGS) for (const f of fields) if (f[0] === key && f[4]) return String(f[4][v] ?? W.sentence(v)).toLowerCase();
+  return Array.isArray(v) ? v.map(num).join(", ") : isNum(v) ? num(v) : String(v ?? "");
+}
 function auditDetails(a) {
-  if (a.summary) return a.summary;
   const d = a.details || {};
+  // Settings in the words of the Settings page (the API's summary names them by their keys' words).
+  if (/^(settings|setup)[._]/.test(a.action) && d && typeof d === "object") {
+    const changes = d.changes || d.patch || d.choices || d.settings || d;
+    if (changes && typeof changes === "object" && !Array.isArray(changes)) {
+      return Object.entries(changes).filter(([k]) => SETTING_KEYS.has(k)).map(([k, v]) => `${labelOfSetting(k)}: ${settingValue(k, v)}`).join(" · ");
+    }
+  }
+  if (a.summary) return a.summary;
   const changes = d.changes || d.patch;
   if (changes && typeof changes === "object") return Object.keys(changes).map((k) => labelOfSetting(k)).join(", ");
   if (d.points !== undefined) return `${num(d.points)} points${d.reason ? `: ${d.reason}` : ""}`;
@@ -769,6 +806,7 @@ function labelOfSetting(key) {
   return W.sentence(key);
 }
 async function audit() {
+  const render = renderer();
   const p = params();
   const q = new URLSearchParams([...p].filter(([k]) => ["action", "q", "before"].includes(k)));
   const data = await api(`/api/admin/audit?${q}`);
@@ -776,9 +814,11 @@ async function audit() {
   const what = (a) => a.label || W.AUDIT_ACTIONS[a.action] || W.sentence(a.action);
   const needle = (p.get("q") || "").toLowerCase();
   const wanted = p.get("action") ? what({ action: p.get("action") }) : null;
-  data.entries = data.entries.filter((a) => (!wanted || what(a) === wanted)
+  if (!data.actions) data.entries = data.entries.filter((a) => (!wanted || what(a) === wanted)
     && (!needle || [what(a), a.actor_label || W.actorText(a.actor), auditDetails(a)].join(" ").toLowerCase().includes(needle)));
-  const actions = { "": "All actions", ...Object.fromEntries(Object.entries(W.AUDIT_ACTIONS).filter(([k, v], i, all) => all.findIndex(([, w]) => w === v) === i)) };
+  // The API names its actions with their labels; the local table is the fallback for an older API.
+  const named = data.actions ? data.actions.map((x) => [x.action, x.label]) : Object.entries(W.AUDIT_ACTIONS).filter(([, v], i, all) => all.findIndex(([, w]) => w === v) === i);
+  const actions = { "": "All actions", ...Object.fromEntries(named) };
   render(`<s-page heading="Audit log" inlineSize="large"><s-link slot="breadcrumb-actions" href="${link("settings")}">Settings</s-link>
     <s-section><s-table id="audit" paginate ${data.next_before ? "hasNextPage" : ""} ${p.get("before") ? "hasPreviousPage" : ""}>
       <form slot="filters" id="audit-filters" role="search"><s-stack direction="inline">

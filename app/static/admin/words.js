@@ -28,7 +28,7 @@ export const CODE_STATUS = {
 };
 export const SEGMENTS_FALLBACK = {};
 export const SORTS = [["balance", "Most points"], ["spend", "Highest spend"], ["last_order", "Most recent order"], ["newest", "Newest members"]];
-export const REFERRAL_SORTS = [["newest", "Newest first"], ["oldest", "Oldest first"]];
+export const REFERRAL_SORTS = [["newest", "Newest first"], ["oldest", "Oldest first"], ["status", "By status"]];
 export const TIER_METRICS = {
   points_earned: ["Points earned", "points"], amount_spent: ["Amount spent", "money"], orders: ["Number of orders", "orders"],
 };
