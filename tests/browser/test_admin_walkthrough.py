@@ -23,7 +23,8 @@ INTERNAL = ("allow_negative", "cap_at_zero", "points_earned", "amount_spent", "r
             "fixed_amount", "free_shipping", "free_product", "per_day", "per_month", "staff:1", "reward.created",
             "reward.deleted", "setup.completed", "setup_completed", "points.adjusted", "campaign.paused",
             "admin_adjustment", "earn_order", "points_per_currency_unit", "tier_metric", "expiry_mode",
-            "honour_system", "[object Object]", "undefined", "NaN")
+            "honour_system", "day_7", "days_30", "social_proof", "tier_up", "check_in", "[object Object]",
+            "undefined", "NaN")
 
 
 def looked_at(page: Any, name: str) -> None:
@@ -34,7 +35,7 @@ def looked_at(page: Any, name: str) -> None:
     assert not shown, (name, shown)
     folder = os.environ.get("REGULARS_SCREENSHOTS")
     if folder:
-        page.evaluate("window.scrollTo(0, 0)")
+        page.evaluate("window.scrollTo(0, 0); document.querySelectorAll('.sb-toast').forEach((t) => t.remove())")
         page.screenshot(path=os.path.join(folder, f"admin-{name}.png"), full_page=False)
 
 

@@ -23,8 +23,11 @@
     const el = document.createElement("div");
     el.className = `sb-toast${opts.isError ? " sb-toast-error" : ""}`;
     el.textContent = message;
-    toastHost().append(el);
-    setTimeout(() => el.remove(), opts.duration || 5000);
+    const host = toastHost();
+    host.append(el);
+    // Shopify admin shows one toast at a time; the stand-in keeps the last two.
+    while (host.children.length > 2) host.firstElementChild.remove();
+    setTimeout(() => el.remove(), opts.duration || 3000);
     toastCount += 1;
     return `toast-${toastCount}`;
   }

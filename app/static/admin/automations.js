@@ -13,6 +13,19 @@ function liftCell(s, esc) {
   return `<span class="${sure}" title="${esc(title)}">${pts(s.lift)}</span><br><span class="hint">${pts(lo)} to ${pts(hi)}</span>`;
 }
 
+// A step's name in words (its key is for the API): "day_7" → "Day 7", "days_30" → "30 days before".
+export function stepName(key) {
+  const k = String(key ?? "");
+  let m = k.match(/^day_(\d+)$/);
+  if (m) return `Day ${m[1]}`;
+  m = k.match(/^days_(\d+)$/);
+  if (m) return `${m[1]} days before`;
+  const named = { tier_up: "Moved up", tier_down: "Moved down", check_in: "Check-in", social_proof: "Social proof", final_offer: "Final offer" };
+  if (named[k]) return named[k];
+  const words = k.replace(/[._]+/g, " ").trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : "";
+}
+
 function timing(step) {
   if (step.after_hours !== undefined && step.after_hours !== null && !step.after_days) {
     return step.after_hours === 0 ? "right away" : `after ${step.after_hours} hours`;
@@ -42,7 +55,7 @@ export async function automations(main, ui, arg) {
       <td><span class="badge">${a.enabled ? "On" : "Off"}</span></td><td class="num">${a.holdout_percent} %</td>
       <td class="num">${sum("entered")}</td><td class="num">${sum("fired")}</td><td class="num">${sum("converted")}</td>
       <td class="num">${sum("holdout_converted")} / ${sum("holdout_entered")}</td>
-      <td>${steps.map((s) => `<div><span class="hint">${esc(s.key)}</span> ${liftCell(s, esc)}</div>`).join("")}</td></tr>`;
+      <td>${steps.map((s) => `<div><span class="hint">${esc(stepName(s.key))}:</span> ${liftCell(s, esc)}</div>`).join("")}</td></tr>`;
   }).join("");
   main.innerHTML = `<s-page heading="Automations" inlineSize="large">
     <p class="muted">Each flow keeps a holdout: members chosen at random who get nothing, so the lift you see is what the flow caused, not who would have come back anyway.</p>
@@ -158,7 +171,7 @@ async function editor(main, ui, a, rewards) {
   const results = await api(`/api/v1/automations/${a.key}/results`);
   const byKey = Object.fromEntries(results.steps.map((s) => [s.key, s]));
   const fixed = a.key === "points_expiring";
-  const steps = a.steps.map((s, i) => `<fieldset class="card" data-step="${esc(s.key)}"><legend><strong>Step ${i + 1}</strong>: ${esc(s.message || s.key)}</legend>
+  const steps = a.steps.map((s, i) => `<fieldset class="card" data-step="${esc(s.key)}"><legend><strong>Step ${i + 1}</strong>: ${esc(s.message || stepName(s.key))}</legend>
       <div class="row">${fixed || s.condition ? `<span>${esc(timing(s))}${s.condition ? ` (tier ${esc(s.condition)})` : ""}</span>` : `
         <label>Send it after<input name="s${i}_amount" type="number" min="0" value="${s.after_hours !== undefined && !s.after_days ? s.after_hours : (s.after_days ?? 0)}" style="width:6rem"></label>
         <label>unit<select name="s${i}_unit"><option value="days" ${s.after_hours !== undefined && !s.after_days ? "" : "selected"}>days</option><option value="hours" ${s.after_hours !== undefined && !s.after_days ? "selected" : ""}>hours</option></select></label>`}
