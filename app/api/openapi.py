@@ -53,6 +53,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                   "properties": {"tiers": {"type": "array", "items": _TIER}}},
     ("post", "/api/admin/api-keys"): {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
     ("post", "/api/admin/setup"): _PROGRAM_PATCH,
+    ("put", "/api/admin/texts"): {"type": "object", "properties": {
+        "texts": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "null"]}}},
+        "rewards": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "null"]}}},
+        "tiers": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "null"]}}}}},
     ("post", "/api/v1/webhook-endpoints"): {
         "type": "object", "required": ["url"],
         "properties": {"url": {"type": "string"}, "events": {"type": "array", "items": {"type": "string"}}}},

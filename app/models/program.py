@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -20,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.types import Money, PrimaryKey, ShopifyId, UTCDateTime, same_as_created, utcnow
+from app.models.types import JsonDoc, Money, PrimaryKey, ShopifyId, UTCDateTime, same_as_created, utcnow
 
 
 class Tier(db.Model):  # type: ignore[name-defined,misc]
@@ -36,6 +37,8 @@ class Tier(db.Model):  # type: ignore[name-defined,misc]
     multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"))
     entry_bonus: Mapped[int] = mapped_column(Integer, default=0)
     perks: Mapped[str | None] = mapped_column(Text)
+    # The name per storefront language, {locale: name}; `name` where a language has none.
+    names: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, server_default=text("'{}'"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -71,6 +74,8 @@ class Reward(db.Model):  # type: ignore[name-defined,misc]
     # fixed_amount | percentage | free_shipping | free_product | variable
     type: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(128))
+    # The name per storefront language, {locale: name}; `name` where a language has none.
+    names: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, server_default=text("'{}'"))
     points_cost: Mapped[int] = mapped_column(Integer)
     # Money off for fixed_amount, percent for percentage, money per point-block for variable.
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
