@@ -23,7 +23,7 @@ INTERNAL = ("allow_negative", "cap_at_zero", "points_earned", "amount_spent", "r
             "fixed_amount", "free_shipping", "free_product", "per_day", "per_month", "staff:1", "reward.created",
             "reward.deleted", "setup.completed", "setup_completed", "points.adjusted", "campaign.paused",
             "admin_adjustment", "earn_order", "points_per_currency_unit", "tier_metric", "expiry_mode",
-            "honour_system", "day_7", "days_30", "social_proof", "tier_up", "check_in", "[object Object]",
+            "honour_system", "pending_hint", "points_n", "#few", "#other", "day_7", "days_30", "social_proof", "tier_up", "check_in", "[object Object]",
             "undefined", "NaN")
 
 
@@ -44,6 +44,12 @@ def save(page: Any) -> None:
     bar = page.get_by_role("region", name="Unsaved changes")
     bar.wait_for()
     bar.get_by_role("button", name="Save").click()
+
+
+def saved(page: Any) -> None:
+    """The save went through: the bar is gone and the page is drawn again from what the API now holds."""
+    page.get_by_role("region", name="Unsaved changes").wait_for(state="hidden")
+    page.wait_for_load_state("networkidle")
 
 
 def refused(page: Any, path: str) -> None:
@@ -95,10 +101,25 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     page.get_by_label("Points per USD spent").fill("5")
     save(page)
     page.get_by_text("Saved", exact=True).wait_for()
-    page.get_by_role("region", name="Unsaved changes").wait_for(state="hidden")
+    saved(page)
     assert page.get_by_label("Days without activity before points expire").input_value() == "200"
     assert page.get_by_label("Counted over").locator("option:checked").inner_text() == "In the last 12 months"
     looked_at(page, "settings")
+
+    # Languages: a reward's name and a shopper text in Romanian, labelled by what they say, never by key.
+    page.get_by_label("Language to edit").select_option(label="Romanian")
+    page.get_by_label("Reward: Free shipping").fill("Livrare gratuită")
+    page.get_by_label("Find a text").fill("Redeem")
+    redeem = page.locator("#text-list .text-entry:not([hidden])").first
+    redeem.wait_for()
+    redeem_label = redeem.locator("label").inner_text()
+    redeem.locator("input").fill("Folosește punctele")
+    save(page)
+    saved(page)
+    assert page.get_by_label("Language to edit").locator("option:checked").inner_text() == "Romanian"
+    assert page.get_by_label("Reward: Free shipping").input_value() == "Livrare gratuită"
+    assert page.get_by_label(redeem_label, exact=True).input_value() == "Folosește punctele"
+    looked_at(page, "settings-languages")
 
     # --- tiers: the what-if, an error under its field, then saved ----------------------------------------
     with page.regulars_app.app_context():  # members as the daily evaluation left them: Ada Silver, Cy Bronze
@@ -123,7 +144,7 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     assert "0 members move up, 1 moves down, 1 stays where they are" in what_if.inner_text()
     looked_at(page, "tiers")
     save(page)
-    page.get_by_role("region", name="Unsaved changes").wait_for(state="hidden")
+    saved(page)
     assert page.get_by_label("Tier 2 threshold").input_value() == "1200"
 
     # --- customers: search, then an adjustment below zero refused, then confirmed ---------------------------

@@ -724,20 +724,70 @@ function settingField(s, [key, kind, label, help, choices, when]) {
   else html = field("s-text-field", { ...attrs, value: v, inputmode: "decimal" });
   return `<div class="setting" data-key="${key}"${when ? " data-conditional" : ""}>${html}</div>`;
 }
+// Languages: the shopper texts and the reward and tier names per language (/api/admin/texts). A text is labelled
+// by what it says in English, never by its key; an empty field keeps Regulars' own wording.
+const languageName = (code) => {
+  try { return new Intl.DisplayNames([LOCALE], { type: "language" }).of(code) || code; } catch { return code; }
+};
+function pluralExamples(locale, form) {
+  // "used for 2, 3, 4": the numbers this CLDR form is used for in that language, so the merchant knows which one it is.
+  const rules = new Intl.PluralRules(locale);
+  const found = [];
+  for (let n = 0; n < 200 && found.length < 3; n += 1) if (rules.select(n) === form) found.push(n);
+  return found.length ? `Used for ${found.map(num).join(", ")}…` : "";
+}
+function languageFields(t, loc, pending) {
+  const val = (name, saved) => (name in pending ? pending[name] : saved || "");
+  const names = [...t.rewards.map((r) => ["rewards", r, "Reward"]), ...t.tiers.map((x) => ["tiers", x, "Tier"])].map(([kind, r, what]) =>
+    field("s-text-field", { name: `${kind}.${r.id}.${loc}`, label: `${what}: ${r.name}`, value: val(`${kind}.${r.id}.${loc}`, r.names?.[loc]), placeholder: r.name, maxlength: kind === "tiers" ? 64 : 128 })).join("");
+  const texts = t.texts.filter((x) => x.default[loc] !== undefined).map((x) => {
+    const name = `texts.${loc}.${x.key}`;
+    const help = [loc !== "en" && x.default.en ? `Regulars says: ${x.default[loc]}` : "",
+      x.plural_form ? pluralExamples(loc, x.plural_form) : "",
+      x.placeholders.length ? `Keep ${x.placeholders.map((ph) => `{${ph}}`).join(", ")}.` : ""].filter(Boolean).join(" ");
+    return `<div class="text-entry">${field("s-text-field", { name, label: x.default.en || x.default[loc], details: help || null, value: val(name, x.override[loc]), placeholder: x.default[loc], maxlength: 500 })}</div>`;
+  }).join("");
+  return `<s-heading>Reward and tier names</s-heading><s-stack>${names}</s-stack>
+    <s-heading>Texts customers read</s-heading>${field("s-search-field", { id: "text-filter", label: "Find a text", placeholder: "Search the texts" })}
+    <s-stack id="text-list">${texts}</s-stack>`;
+}
+function textsBody(pending, original) {
+  // Only what the merchant changed; an emptied field goes back to the default (null).
+  const body = {};
+  for (const [name, value] of Object.entries(pending)) {
+    if ((original[name] || "") === value) continue;
+    const [kind, a, ...rest] = name.split(".");
+    // texts.<language>.<key> → {texts: {language: {key: text}}}; rewards.<id>.<language> → {rewards: {id: {language: name}}}
+    ((body[kind] ||= {})[a] ||= {})[rest.join(".")] = value.trim() ? value : null;
+  }
+  return body;
+}
+let editLanguage = null;
 async function settings() {
   const render = renderer();
-  const p = await api("/api/admin/program");
+  const [p, t] = await Promise.all([api("/api/admin/program"), api("/api/admin/texts")]);
   const s = p.settings;
+  const locales = t.locales || [];
+  const original = {};
+  for (const x of t.texts) for (const [loc, v] of Object.entries(x.override || {})) original[`texts.${loc}.${x.key}`] = v;
+  for (const kind of ["rewards", "tiers"]) for (const r of t[kind]) for (const [loc, v] of Object.entries(r.names || {})) original[`${kind}.${r.id}.${loc}`] = v;
+  const pending = {};
+  // The language being edited stays chosen when the page is drawn again after a save.
+  let loc = locales.includes(editLanguage) ? editLanguage : locales.find((l) => l !== "en") || "en";
   render(`<s-page heading="Settings">
   <s-button slot="secondary-actions" href="${link("api-keys")}">API keys</s-button>
   <s-button slot="secondary-actions" href="${link("audit")}">Audit log</s-button>
   <form id="settings">${SETTINGS.map(([id, title, fields]) => `<s-section heading="${esc(title)}" id="group-${id}"><s-stack>${fields.map((f) => settingField(s, f)).join("")}</s-stack></s-section>`).join("")}
-  <s-section heading="Languages" id="group-languages"><s-paragraph>The widget, the referral page and the emails speak each customer's storefront language. The texts follow Shopify's translations of your shop's languages.</s-paragraph></s-section>
+  <s-section heading="Languages" id="group-languages"><s-stack>
+    <s-paragraph>Customers read the widget, the referral page and the emails in their storefront's language. Change any text or name for a language here; an empty field keeps Regulars' wording.</s-paragraph>
+    ${select({ id: "language-choice", label: "Language to edit" }, Object.fromEntries(locales.map((l) => [l, languageName(l)])), loc)}
+    <div id="language-fields">${languageFields(t, loc, pending)}</div></s-stack></s-section>
   </form></s-page>`);
   const form = document.getElementById("settings");
   const rules = Object.fromEntries(SETTINGS.flatMap(([, , fields]) => fields.filter((f) => f[5]).map((f) => [f[0], f[5]])));
+  const settingsNow = () => Object.fromEntries(Object.entries(formData(form)).filter(([k]) => SETTING_KEYS.has(k)));
   const applies = () => {
-    const now = { ...s, ...formData(form) };
+    const now = { ...s, ...settingsNow() };
     for (const el of form.querySelectorAll("[data-conditional]")) {
       const on = rules[el.dataset.key](now);
       el.hidden = !on;
@@ -746,11 +796,35 @@ async function settings() {
   };
   form.addEventListener("change", applies);
   applies();
-  saveBar(form, async (f) => {
+  const langs = document.getElementById("language-fields");
+  const filter = () => {
+    const needle = (document.querySelector("#text-filter")?.value || "").toLowerCase();
+    for (const el of langs.querySelectorAll(".text-entry")) el.hidden = !!needle && !el.textContent.toLowerCase().includes(needle) && !(el.querySelector("[name]")?.value || "").toLowerCase().includes(needle);
+  };
+  langs.addEventListener("input", (e) => {
+    const f = e.target.closest("[name]");
+    if (f) pending[f.getAttribute("name")] = f.value;
+    else if (e.target.closest("#text-filter")) { e.stopPropagation(); filter(); }
+  });
+  // Choosing which language to edit (and searching the texts) changes nothing: no save bar for them.
+  const choice = document.getElementById("language-choice");
+  for (const type of ["input", "change"]) choice.addEventListener(type, (e) => e.stopPropagation());
+  choice.addEventListener("change", () => { loc = editLanguage = choice.value; langs.innerHTML = languageFields(t, loc, pending); });
+  saveBar(form, async () => {
     // Only what changed goes out: the audit log then says what the merchant did.
-    const now = formData(f);
+    const now = settingsNow();
     const patch = Object.fromEntries(Object.entries(now).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(Array.isArray(s[k]) ? s[k] : typeof v === "string" ? String(s[k]) : s[k])));
+    const body = textsBody(pending, original);
     if (Object.keys(patch).length) await send("/api/admin/settings", "PATCH", patch);
+    if (Object.keys(body).length) {
+      try { await send("/api/admin/texts", "PUT", body); } catch (err) {
+        // A refused text is shown in its language, under its field.
+        const first = Object.keys(err.fields || {})[0] || "";
+        const errLoc = first.startsWith("texts.") ? first.split(".")[1] : first.split(".")[2];
+        if (errLoc && errLoc !== loc && locales.includes(errLoc)) { loc = errLoc; choice.value = loc; langs.innerHTML = languageFields(t, loc, pending); }
+        throw err;
+      }
+    }
   });
 }
 
