@@ -22,8 +22,6 @@ from app.models import Shop, utcnow
 from app.services.analytics.dialect import PAID, aware, bind, expanding, flavour, money, pg_days
 from app.services.analytics.rollup import rollup_as_of
 
-# A customer is "active" at a moment when they ordered within this many days before it (churn, retention).
-ACTIVE_DAYS = 365
 COHORT_MONTHS = 12
 ISSUED_KINDS = tuple(sorted(rules.EARNING_KINDS | {rules.TIER_BONUS}))
 REDEEM_KINDS = (rules.REDEEM, rules.REDEEM_REVERSED, rules.CODE_REFUNDED)
@@ -72,7 +70,8 @@ def _num(value: Any) -> str | None:
 
 # --- figures ---------------------------------------------------------------------------------------
 
-# One pass over the order facts from a year before the period to its end gives the period figures by
+# One pass over the order facts from one activity window (app.loyalty.analytics.is_active) before the period to
+# its end gives the period figures by
 # membership and the counts behind churn and retention. A customer counts once per window through their
 # first order in it (prev_at before the window); a repeat customer through their second order in the
 # period; they are a member in the period when any of their orders in it was a member's.
@@ -90,7 +89,7 @@ _SUMMARY_SQL = """
           FROM analytics_orders WHERE shop_id = :s AND processed_at >= :lo AND processed_at < :b) x
     GROUP BY m
 """
-# Customers active at both the start and the end, when the two windows do not overlap (periods over a year).
+# Customers active at both the start and the end, when the two windows do not overlap (periods longer than one).
 _KEPT_SQL = """
     SELECT COUNT(*) FROM
       (SELECT customer_id FROM analytics_orders WHERE shop_id = :s AND processed_at >= :w1 AND processed_at < :a
@@ -101,10 +100,11 @@ _KEPT_SQL = """
 """
 
 
-def _period_figures(shop_id: int, period: Period) -> tuple[dict[bool, dict[str, Any]], tuple[int, int, int, int]]:
+def _period_figures(shop_id: int, period: Period,
+                    active_days: int) -> tuple[dict[bool, dict[str, Any]], tuple[int, int, int, int]]:
     """(period figures by membership, (active at start S, active at end E, new in period N, S still active at
-    the end))."""
-    window = timedelta(days=ACTIVE_DAYS)
+    the end)), active meaning an order in the `active_days` before the moment."""
+    window = timedelta(days=active_days)
     fl = flavour()
     params = bind({"s": shop_id, "a": period.start, "b": period.end, "w1": period.start - window,
                     "w2": period.end - window, "lo": period.start - window}, fl)
@@ -119,7 +119,7 @@ def _period_figures(shop_id: int, period: Period) -> tuple[dict[bool, dict[str, 
                         "revenue": money(revenue, fl)}
         new += int(first)
     if period.end - window <= period.start:
-        # The windows [a − 365 d, a) and [b − 365 d, b) overlap: the union is one window, |S ∩ E| = S + E − |S ∪ E|.
+        # The windows [a − w, a) and [b − w, b) overlap: the union is one window, |S ∩ E| = S + E − |S ∪ E|.
         kept = at_start + at_end - union
     else:
         kept = int(db.session.execute(text(_KEPT_SQL), params).scalar() or 0)
@@ -219,10 +219,42 @@ def _referral_revenue(shop_id: int, period: Period) -> Decimal:
     return money(value, fl) or Decimal(0)  # an empty (or zero) sum reads "0", as it always has
 
 
-def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, Any]:
-    """Every headline figure of the dashboard by contract.md's names (money and rates as strings)."""
+@dataclass(frozen=True)
+class Windows:
+    """How long without an order makes a customer inactive, for churn and for retention (days)."""
+
+    churn_days: int = f.DEFAULT_ACTIVE_DAYS
+    retention_days: int = f.DEFAULT_ACTIVE_DAYS
+
+
+def parse_windows(raw_churn: str | None, raw_retention: str | None) -> tuple[Windows | None, dict[str, str]]:
+    """`churn_days` (default 90) and `retention_days` (default: churn_days), whole days within 7..730."""
+    low, high = f.ACTIVE_DAYS_RANGE
+    errors: dict[str, str] = {}
+    values: dict[str, int] = {}
+    for name, raw in (("churn_days", raw_churn), ("retention_days", raw_retention)):
+        if raw in (None, ""):
+            continue
+        text_value = str(raw).strip()
+        if not text_value.isascii() or not text_value.isdigit() or not low <= int(text_value) <= high:
+            errors[name] = f"must be a whole number of days from {low} to {high}"
+            continue
+        values[name] = int(text_value)
+    if errors:
+        return None, errors
+    churn = values.get("churn_days", f.DEFAULT_ACTIVE_DAYS)
+    return Windows(churn, values.get("retention_days", churn)), {}
+
+
+def summary(shop: Shop, settings: ProgramSettings, period: Period, windows: Windows | None = None) -> dict[str, Any]:
+    """Every headline figure of the dashboard by contract.md's names (money and rates as strings), with the
+    activity windows churn and retention were measured with."""
+    windows = windows or Windows()
     as_of = rollup_as_of(shop.id)
-    groups, (at_start, at_end, new, kept) = _period_figures(shop.id, period)
+    groups, (at_start, at_end, new, kept) = _period_figures(shop.id, period, windows.churn_days)
+    churn_start, churn_kept = at_start, kept
+    if windows.retention_days != windows.churn_days:
+        _, (at_start, at_end, new, kept) = _period_figures(shop.id, period, windows.retention_days)
     customers = sum(g["customers"] for g in groups.values())
     repeat = sum(g["repeat"] for g in groups.values())
     orders = sum(g["orders"] for g in groups.values())
@@ -240,7 +272,7 @@ def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, 
             "customers": g["customers"], "orders": g["orders"], "revenue": _num(g["revenue"]),
             "average_order_value": _num(f.average_order_value(g["revenue"], g["orders"])),
             "purchase_frequency": _num(f.purchase_frequency(g["orders"], g["customers"])),
-            "revenue_share": _num(f._percent(g["revenue"], revenue) if revenue else None),
+            "revenue_share": _num(f.member_revenue_share(g["revenue"], revenue)),
         }
     return {
         "from": period.start.date().isoformat(),
@@ -255,7 +287,7 @@ def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, 
         "average_order_value": _num(aov),
         "customer_lifetime_value": _num(clv),
         "average_lifespan_years": _num(None if lifespan is None else lifespan.quantize(Decimal("0.01"))),
-        "churn_rate": _num(f.churn_rate(at_start, at_start - kept)),
+        "churn_rate": _num(f.churn_rate(churn_start, churn_start - churn_kept)),
         "retention_rate": _num(f.retention_rate(at_end, new, at_start)),
         "customers_at_start": at_start,
         "customers_at_end": at_end,
@@ -269,6 +301,8 @@ def summary(shop: Shop, settings: ProgramSettings, period: Period) -> dict[str, 
         "points_outstanding": owed["available_points"] + owed["pending_points"],
         "referral_revenue": _num(_referral_revenue(shop.id, period)),
         "members_vs_non_members": by_membership,
+        "windows": {"churn_days": windows.churn_days, "retention_days": windows.retention_days,
+                    "period_days": period.days},
     }
 
 
