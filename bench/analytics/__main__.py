@@ -115,6 +115,8 @@ def main() -> None:
         f"/api/admin/analytics/summary?from={today - timedelta(days=729)}&to={today}",
         f"/api/admin/analytics/cohorts?from={today - timedelta(days=364)}&to={today}",
         "/api/admin/analytics/segments",
+        "/api/admin/analytics/trends",
+        "/api/admin/analytics/trends?period=week&periods=104",
         "/api/admin/members?sort=balance",
         "/api/admin/members?sort=spend&page=500",
         "/api/admin/members?sort=last_order&segment=lapsed",

@@ -1,6 +1,7 @@
-"""The trend SQL restates app.loyalty.analytics's rules (who is a repeat customer, who counts as a member, the
-members' revenue share) over the rollups: on random shops and random spans it must give exactly what
-period_figures gives from the raw orders, on PostgreSQL and on SQLite."""
+"""The dashboard's SQL restates app.loyalty.analytics's rules over the rollups (who is a repeat customer, who counts
+as a member, the members' revenue share, who is active for churn and retention): on random shops, spans and
+windows the trend's and the summary's SQL must give exactly what the rules give from the raw orders, on
+PostgreSQL and on SQLite."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app.extensions import db
 from app.loyalty import analytics as f
 from app.models import Member, Order, Shop, utcnow
 from app.services import analytics
+from app.services.analytics.figures import Period, _period_figures
 from app.services.analytics.trends import Bucket, span_figures
 from tests.conftest import make_config
 
@@ -79,6 +81,25 @@ def _seed(rows: list[tuple[Any, ...]]) -> tuple[int, list[f.PeriodOrder]]:
     return shop.id, counted
 
 
+def _check_summary(shop_id: int, counted: list[f.PeriodOrder], start: int, length: int, window: int) -> None:
+    a = BASE + timedelta(days=start)
+    period = Period(a, a + timedelta(days=length))
+    groups, (at_start, at_end, new, kept) = _period_figures(shop_id, period, window)
+    rules = f.period_figures(counted, period.start, period.end)
+    from_sql = f.PeriodFigures(sum(g["customers"] for g in groups.values()), sum(g["repeat"] for g in groups.values()),
+                               sum(g["orders"] for g in groups.values()),
+                               sum((g["revenue"] for g in groups.values()), Decimal(0)), groups[True]["revenue"])
+    assert from_sql == rules
+    times: dict[int, list[datetime]] = {}
+    for o in counted:
+        times.setdefault(o.customer_id, []).append(o.at)
+    active_start = {c for c, ts in times.items() if f.is_active(ts, period.start, window)}
+    active_end = {c for c, ts in times.items() if f.is_active(ts, period.end, window)}
+    first_in = sum(1 for ts in times.values() if period.start <= min(ts) < period.end)
+    assert (at_start, at_end, new, kept) == (len(active_start), len(active_end), first_in,
+                                             len(active_start & active_end))
+
+
 def _check(drawn: tuple[int, int, int], raw_spans: list[tuple[int, int]]) -> None:
     shop_id, counted = _seed(_rows(*drawn))
     spans = [Bucket(BASE + timedelta(days=s), BASE + timedelta(days=s + n)) for s, n in raw_spans]
@@ -89,6 +110,9 @@ def _check(drawn: tuple[int, int, int], raw_spans: list[tuple[int, int]]) -> Non
     assert [(x.repeat_rate, x.member_revenue_share) for x in from_sql] == [
         (f.repeat_customer_rate(x.repeat_customers, x.customers), f.member_revenue_share(x.members_revenue, x.revenue))
         for x in from_rules]
+    # The summary's one pass, for each span as its period, with windows shorter and longer than the period.
+    for (start, length), window in zip(raw_spans, itertools.cycle((7, 30, 90, 200)), strict=False):
+        _check_summary(shop_id, counted, start, length, window)
 
 
 @pytest.mark.postgres
