@@ -33,8 +33,10 @@ def seed(app: Any) -> None:
     A (member): 100.00 on Jan 10, 50.00 on Feb 10        C (member): 20.00 Mar 5 (+ a cancelled and a test order)
     B: 30.00 Jan 20      D: 40.00 on 2025-03-15 only      E: 25.00 on 2025-12-01, 60.00 on Feb 1
     In the period: customers A B C E = 4, repeat A = 1 → 25.00 %; orders 5, revenue 260.00 → AOV 52.00;
-    frequency 5 / 4 = 1.25. Active at start (ordered in the 365 days before Jan 1): D, E → S = 2; active at the
-    end: A B C E → E = 4; new: A B C → N = 3; D lost → churn 1/2 = 50.00 %; retention (4 − 3)/2 = 50.00 %.
+    frequency 5 / 4 = 1.25. Active at start (ordered in the 90 days before Jan 1, the default window): E → S = 1
+    (D's last order is 9 months old: lapsed before the period); active at the end: A B C E → E = 4; new: A B C →
+    N = 3; E kept → churn 0/1 = 0.00 %; retention (4 − 3)/1 = 100.00 %. With a year as the window, D counts as
+    active at the start and is lost: S = 2, churn 1/2 = 50.00 %, retention (4 − 3)/2 = 50.00 %.
     Second orders in the period: A after 31 days, E after 62 → median 46.50.
     Members A, C: 3 orders, 170.00 → AOV 56.67, share 65.38 %; non-members B, E: 2 orders, 90.00 → AOV 45.00.
     CLV = 52.00 × 5.07 (1.25 × 365/90 rounded) × (46.5 days / 365) = 33.59.
@@ -187,8 +189,8 @@ def test_setup_tiers_member_and_dashboard(admin_page: Any) -> None:
     assert figure("repeat_customer_rate") == "25%"
     assert figure("purchase_frequency") == "1.25"
     assert figure("average_order_value") == "$52.00 USD"
-    assert figure("churn_rate") == "50%"
-    assert figure("retention_rate") == "50%"
+    assert figure("churn_rate") == "0%"
+    assert figure("retention_rate") == "100%"
     assert figure("median_days_to_second_order") == "46.5"
     assert figure("customer_lifetime_value") == "$33.59 USD"
     assert figure("points_liability") == "$12.50 USD"
