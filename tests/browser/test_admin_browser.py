@@ -194,6 +194,21 @@ def test_setup_tiers_member_and_dashboard(admin_page: Any) -> None:
     assert figure("median_days_to_second_order") == "46.5"
     assert figure("customer_lifetime_value") == "$33.59 USD"
     assert figure("points_liability") == "$12.50 USD"
+    # The windows are the merchant's to set: with a year, D counts as active at the start, and is lost.
+    page.get_by_label("Churn window (days)").fill("365")
+    page.get_by_label("Retention window (days)").fill("365")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("ordered in the 365 days before the period").wait_for()
+    assert figure("churn_rate") == "50%"
+    assert figure("retention_rate") == "50%"
+    # Trends: one row per month behind each chart, the last twelve months.
+    trends = page.locator("#trends s-section")
+    assert trends.count() == 4
+    for i in range(4):
+        assert trends.nth(i).locator("svg[role=img]").get_attribute("aria-label")
+        assert trends.nth(i).locator("tbody tr").count() == 12
+    liability = trends.nth(3).locator("tbody tr").last.locator("td").text_content()  # behind "Show as a table"
+    assert liability.startswith("$") and liability.endswith(" USD"), liability
     page.locator("details", has_text="How it is calculated").first.click()
     assert "customers with at least 1 order" in page.locator("details").first.inner_text()
     shot(page, "admin-home.png")

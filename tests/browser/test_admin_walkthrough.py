@@ -27,7 +27,7 @@ INTERNAL = ("allow_negative", "cap_at_zero", "points_earned", "amount_spent", "r
             "undefined", "NaN")
 
 
-def looked_at(page: Any, name: str) -> None:
+def looked_at(page: Any, name: str, scroll_to: str | None = None) -> None:
     """The page as drawn: no internal key in the text the merchant reads; a screenshot when asked."""
     page.wait_for_load_state("networkidle")
     text = page.locator("body").inner_text()
@@ -36,6 +36,8 @@ def looked_at(page: Any, name: str) -> None:
     folder = os.environ.get("REGULARS_SCREENSHOTS")
     if folder:
         page.evaluate("window.scrollTo(0, 0); document.querySelectorAll('.sb-toast').forEach((t) => t.remove())")
+        if scroll_to:
+            page.locator(scroll_to).first.evaluate("el => el.scrollIntoView()")
         page.screenshot(path=os.path.join(folder, f"admin-{name}.png"), full_page=False)
 
 
@@ -217,6 +219,7 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     page.get_by_role("heading", name="Retention dashboard").wait_for()
     page.locator('[data-metric="points_liability"]').wait_for()
     looked_at(page, "home")
+    looked_at(page, "trends", scroll_to="#trends")
 
     # --- the audit log, filtered --------------------------------------------------------------------------
     nav(page, "Settings")

@@ -264,23 +264,63 @@ function range() {
   const today = new Date().toISOString().slice(0, 10);
   return { from: p.get("from") || new Date(Date.now() - 89 * 864e5).toISOString().slice(0, 10), to: p.get("to") || today };
 }
-function rangeForm(id) {
+function windows() {
+  // Churn and retention look back this many days before the period (90 by default: the seeds' lapse).
+  const p = params();
+  return { churn_days: p.get("churn_days") || "90", retention_days: p.get("retention_days") || "90" };
+}
+function rangeForm(id, withWindows = false) {
   const { from, to } = range();
+  const w = windows();
   return `<form id="${id}"><s-stack direction="inline">${field("s-date-field", { name: "from", label: "From", value: from })}
-    ${field("s-date-field", { name: "to", label: "To", value: to })}<s-button type="submit">Show</s-button></s-stack></form>`;
+    ${field("s-date-field", { name: "to", label: "To", value: to })}
+    ${withWindows ? `${field("s-number-field", { name: "churn_days", label: "Churn window (days)", value: w.churn_days, min: 7, max: 730, details: "A customer is lost after this long without an order." })}
+    ${field("s-number-field", { name: "retention_days", label: "Retention window (days)", value: w.retention_days, min: 7, max: 730, details: "A customer counts as active with an order in this many days." })}` : ""}
+    <s-button type="submit">Show</s-button></s-stack></form>`;
 }
 function bindRange(id, path) {
   document.getElementById(id).addEventListener("submit", (e) => { e.preventDefault(); go(path, formData(e.target)); });
 }
+// A small SVG line chart with the table behind it: no chart library, legible, and readable without the picture.
+function lineChart(title, points, series, fmt) {
+  const w = 320, h = 120, pad = 24;
+  const values = points.flatMap((pt) => series.map(([key]) => pt[key])).filter(isNum).map(Number);
+  const max = Math.max(1, ...values), min = Math.min(0, ...values);
+  const x = (i) => pad + (points.length < 2 ? 0 : (i * (w - 2 * pad)) / (points.length - 1));
+  const y = (v) => h - pad - ((Number(v) - min) * (h - 2 * pad)) / (max - min || 1);
+  const label = (pt) => (params().get("period") === "week" ? day(pt.start) : new Intl.DateTimeFormat(LOCALE, { month: "short", year: "numeric" }).format(asDate(pt.start)));
+  const lines = series.map(([key, name, colour, dash]) => {
+    const segs = []; let cur = [];
+    points.forEach((pt, i) => { if (isNum(pt[key])) cur.push(`${x(i).toFixed(1)},${y(pt[key]).toFixed(1)}`); else if (cur.length) { segs.push(cur); cur = []; } });
+    if (cur.length) segs.push(cur);
+    return segs.map((sg) => `<polyline fill="none" stroke="${colour}" stroke-width="2" ${dash ? 'stroke-dasharray="4 3"' : ""} points="${sg.join(" ")}"></polyline>`).join("")
+      + points.map((pt, i) => (isNum(pt[key]) ? `<circle cx="${x(i).toFixed(1)}" cy="${y(pt[key]).toFixed(1)}" r="2.5" fill="${colour}"><title>${esc(name)}, ${esc(label(pt))}: ${esc(fmt(pt[key]))}</title></circle>` : "")).join("");
+  }).join("");
+  const last = points[points.length - 1] || {};
+  const summary = `${title}: ${series.map(([key, name]) => `${name} ${fmt(last[key])} in the latest period`).join(", ")}`;
+  return `<s-section heading="${esc(title)}" class="trend"><svg role="img" aria-label="${esc(summary)}" viewBox="0 0 ${w} ${h}" width="100%" style="max-width:${w}px">
+    <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#c9c9c9"></line>
+    <text x="${pad}" y="${h - 6}">${esc(points[0] ? label(points[0]) : "")}</text><text x="${w - pad}" y="${h - 6}" text-anchor="end">${esc(points.length ? label(last) : "")}</text>
+    <text x="2" y="${pad - 8}">${esc(fmt(max))}</text>${lines}</svg>
+    ${series.length > 1 ? `<s-paragraph color="subdued">${series.map(([, name, colour, dash]) => `<span class="key" style="border-color:${colour};border-style:${dash ? "dashed" : "solid"}"></span>${esc(name)}`).join(" ")}</s-paragraph>` : ""}
+    <details><summary>Show as a table</summary><table class="trend-table"><thead><tr><th scope="col">Period</th>${series.map(([, name]) => `<th scope="col">${esc(name)}</th>`).join("")}</tr></thead>
+    <tbody>${points.map((pt) => `<tr><th scope="row">${esc(label(pt))}</th>${series.map(([key]) => `<td>${esc(fmt(pt[key]))}</td>`).join("")}</tr>`).join("")}</tbody></table></details></s-section>`;
+}
 async function home() {
   const render = renderer();
   const { from, to } = range();
-  const s = await api(`/api/admin/analytics/summary?from=${from}&to=${to}`);
+  const w = windows();
+  const period = params().get("period") === "week" ? "week" : "month";
+  const [s, t] = await Promise.all([
+    api(`/api/admin/analytics/summary?${new URLSearchParams({ from, to, ...w })}`),
+    api(`/api/admin/analytics/trends?period=${period}&periods=12`),
+  ]);
   const f = s.formulas || {};
-  const days = Math.round((new Date(to) - new Date(from)) / 864e5) + 1;
+  const days = Math.round((asDate(to) - asDate(from)) / 864e5) + 1;
+  const launch = t.since_launch;
   render(`<s-page heading="Retention dashboard" inlineSize="large">
   <s-button slot="primary-action" variant="primary" href="${link("analytics")}">See all analytics</s-button>
-  <s-section>${rangeForm("range")}<s-paragraph color="subdued">Figures for the ${num(days)} days from ${day(from)} to ${day(to)}. Churn and retention compare who bought in the 365 days before the period with who bought in it.</s-paragraph></s-section>
+  <s-section>${rangeForm("range", true)}<s-paragraph color="subdued">Figures for the ${num(days)} days from ${day(from)} to ${day(to)}. Churn counts customers who ordered in the ${num(s.windows?.churn_days ?? w.churn_days)} days before the period and not in it; retention looks back ${num(s.windows?.retention_days ?? w.retention_days)} days.</s-paragraph></s-section>
   <s-grid>
     ${metric("repeat_customer_rate", "Repeat customer rate", pct(s.repeat_customer_rate), f)}
     ${metric("purchase_frequency", "Purchase frequency", num(s.purchase_frequency), f)}
@@ -293,10 +333,23 @@ async function home() {
     ${metric("points_liability", "Points liability", money(s.points_liability), f)}
     ${metric("referral_revenue", "Referral revenue", money(s.referral_revenue), f)}
   </s-grid>
+  ${launch ? `<s-section heading="Since you launched"><s-paragraph color="subdued">Since ${day(t.launched_at)}, against as long a stretch just before.</s-paragraph>
+    <s-table id="since-launch"><s-table-header-row><s-table-header></s-table-header><s-table-header format="numeric">Before</s-table-header><s-table-header format="numeric">Since launch</s-table-header></s-table-header-row><s-table-body>
+    <s-table-row><s-table-cell>Repeat customer rate</s-table-cell><s-table-cell format="numeric">${pct(launch.before.repeat_rate)}</s-table-cell><s-table-cell format="numeric">${pct(launch.after.repeat_rate)}</s-table-cell></s-table-row>
+    <s-table-row><s-table-cell>Members' share of revenue</s-table-cell><s-table-cell format="numeric">${pct(launch.before.member_revenue_share)}</s-table-cell><s-table-cell format="numeric">${pct(launch.after.member_revenue_share)}</s-table-cell></s-table-row>
+    </s-table-body></s-table></s-section>` : ""}
+  <s-section heading="Trends"><form id="trend-form">${select({ name: "period", label: "Show by" }, { month: "Month", week: "Week" }, period)}</form></s-section>
+  <s-grid id="trends">
+    ${lineChart("Repeat customer rate", t.points, [["repeat_rate", "Repeat rate", "#303030"]], pct)}
+    ${lineChart("Members' share of revenue", t.points, [["member_revenue_share", "Members' share", "#303030"]], pct)}
+    ${lineChart("Points issued and redeemed", t.points, [["points_issued", "Issued", "#303030"], ["points_redeemed", "Redeemed", "#2c6ecb", true]], num)}
+    ${lineChart("Points liability", t.points, [["liability", "Liability", "#303030"]], money)}
+  </s-grid>
   <s-section heading="Points in the period">${bars([{ label: "Issued", value: s.points_issued }, { label: "Redeemed", value: s.points_redeemed }, { label: "Expired", value: s.points_expired }], "Points issued, redeemed and expired")}
     <table class="sr-table"><caption>Points in the period</caption><tbody><tr><th scope="row">Issued</th><td>${num(s.points_issued)}</td></tr><tr><th scope="row">Redeemed</th><td>${num(s.points_redeemed)}</td></tr><tr><th scope="row">Expired</th><td>${num(s.points_expired)}</td></tr></tbody></table></s-section>
   </s-page>`);
   bindRange("range", "");
+  document.getElementById("trend-form").addEventListener("change", (e) => go("", { period: e.target.closest("[name]").value }));
 }
 
 // --- analytics: who the members are, cohorts, exports -------------------------------------------------------
