@@ -1,12 +1,11 @@
 """The embedded admin in headless Chromium: setup, tier what-if, a member adjustment, and dashboard figures
 checked against a data set worked out by hand. App Bridge's CDN script is answered by a local stand-in.
 
-REGULARS_SCREENSHOTS=docs/screenshots saves admin-dashboard.png and admin-member.png (off by default).
+The screenshots in docs/screenshots come from test_admin_walkthrough.py (REGULARS_SCREENSHOTS=docs/screenshots).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,12 +117,6 @@ def nav(page: Any, name: str) -> None:
     page.locator("s-app-nav").get_by_role("link", name=name, exact=True).click()
 
 
-def shot(page: Any, name: str) -> None:
-    folder = os.environ.get("REGULARS_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=os.path.join(folder, name), full_page=False)
-
-
 def test_setup_tiers_member_and_dashboard(admin_page: Any) -> None:
     page = admin_page
     # First run lands on setup with the defaults filled in.
@@ -173,7 +166,6 @@ def test_setup_tiers_member_and_dashboard(admin_page: Any) -> None:
     page.locator("#ledger", has_text="Sorry for the wait").wait_for()
     assert page.get_by_test_id("available").inner_text() == "1,050"
     assert "Manual adjustment" in page.locator("#ledger").inner_text()
-    shot(page, "admin-member.png")
 
     nav(page, "Home")
     page.get_by_role("heading", name="Retention dashboard").wait_for()
@@ -211,7 +203,6 @@ def test_setup_tiers_member_and_dashboard(admin_page: Any) -> None:
     assert liability.startswith("$") and liability.endswith(" USD"), liability
     page.locator("details", has_text="How it is calculated").first.click()
     assert "customers with at least 1 order" in page.locator("details").first.inner_text()
-    shot(page, "admin-home.png")
 
     page.get_by_role("link", name="See all analytics").click()
     page.get_by_role("heading", name="Members and other customers").wait_for()

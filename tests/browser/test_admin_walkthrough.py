@@ -218,7 +218,7 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     nav(page, "Home")
     page.get_by_role("heading", name="Retention dashboard").wait_for()
     page.locator('[data-metric="points_liability"]').wait_for()
-    looked_at(page, "home")
+    looked_at(page, "dashboard")  # README shows it as admin-dashboard.png
     looked_at(page, "trends", scroll_to="#trends")
 
     # --- the audit log, filtered --------------------------------------------------------------------------
