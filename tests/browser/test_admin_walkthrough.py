@@ -121,7 +121,7 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     assert page.get_by_label("Language to edit").locator("option:checked").inner_text() == "Romanian"
     assert page.get_by_label("Reward: Free shipping").input_value() == "Livrare gratuită"
     assert page.get_by_label(redeem_label, exact=True).input_value() == "Folosește punctele"
-    looked_at(page, "settings-languages")
+    looked_at(page, "settings-languages", scroll_to="#group-languages")
 
     # --- tiers: the what-if, an error under its field, then saved ----------------------------------------
     with page.regulars_app.app_context():  # members as the daily evaluation left them: Ada Silver, Cy Bronze

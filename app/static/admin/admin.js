@@ -657,14 +657,15 @@ function rewardValue(r) {
 async function rewards() {
   const render = renderer();
   const p = await api("/api/admin/program");
-  // A deleted reward is switched off (past codes still point at it): it leaves this list, the history keeps it.
-  const list = p.rewards.filter((r) => r.active !== false && !r.deleted_at);
+  // A deleted reward leaves this list (the API no longer lists it; the history keeps it). One switched off stays, marked.
+  const list = p.rewards.filter((r) => !r.deleted_at);
   const cur = shopInfo.currency;
   render(`<s-page heading="Rewards">
   <s-button slot="primary-action" variant="primary" id="new-reward">Add reward</s-button>
-  <s-section heading="What customers can redeem"><s-table><s-table-header-row><s-table-header>Reward</s-table-header><s-table-header>Type</s-table-header><s-table-header format="numeric">Points</s-table-header><s-table-header format="numeric">Value</s-table-header><s-table-header></s-table-header></s-table-header-row>
+  <s-section heading="What customers can redeem"><s-table><s-table-header-row><s-table-header>Reward</s-table-header><s-table-header>Type</s-table-header><s-table-header format="numeric">Points</s-table-header><s-table-header format="numeric">Value</s-table-header><s-table-header>Status</s-table-header><s-table-header></s-table-header></s-table-header-row>
     <s-table-body id="reward-list">${list.map((r) => `<s-table-row data-reward="${esc(r.name)}"><s-table-cell>${esc(r.name)}</s-table-cell><s-table-cell>${esc(W.REWARD_TYPES[r.type] || W.sentence(r.type))}</s-table-cell>
       <s-table-cell format="numeric">${num(r.points_cost)}</s-table-cell><s-table-cell format="numeric">${rewardValue(r)}</s-table-cell>
+      <s-table-cell>${r.active === false ? badge(["Off", "neutral"]) : badge(["On", "success"])}</s-table-cell>
       <s-table-cell><s-button tone="critical" variant="tertiary" data-del-reward="${r.id}" accessibilityLabel="Delete ${esc(r.name)}">Delete</s-button></s-table-cell></s-table-row>`).join("") || `<s-table-row><s-table-cell>No rewards yet.</s-table-cell></s-table-row>`}</s-table-body></s-table></s-section>
   <s-section heading="New reward"><form id="reward"><s-stack>
     <s-stack direction="inline">${field("s-text-field", { name: "name", label: "Name customers see", required: true, placeholder: `${money(5)} off your order` })}
