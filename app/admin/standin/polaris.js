@@ -4,8 +4,11 @@
 // (standin.css). Legible, not pixel-perfect; no React, no build step.
 (() => {
   const here = document.currentScript?.src || location.href;
-  const sheet = Object.assign(document.createElement("link"), { rel: "stylesheet", href: new URL("standin.css", here).href });
-  document.head.append(sheet);
+  // The development page links the stylesheet itself (render-blocking, so nothing shifts once it arrives);
+  // served in the CDN's place, the script adds it.
+  if (!document.querySelector('link[href$="standin.css"]')) {
+    document.head.append(Object.assign(document.createElement("link"), { rel: "stylesheet", href: new URL("standin.css", here).href }));
+  }
 
   let seq = 0;
   const uid = (p) => `${p}-${(seq += 1)}`;
