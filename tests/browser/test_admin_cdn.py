@@ -49,7 +49,7 @@ def test_production_names_the_cdn_scripts_and_has_no_standin(apps: Any) -> None:
         html = page.get_data(as_text=True)
         assert page.status_code == 200, (path, page.status_code)
         assert all(tag in html for tag in CDN), path
-        assert "/dev/" not in html and "<s-app-nav>" in html
+        assert "/dev/" not in html and "<s-app-nav " in html
         assert html.index(CDN[0]) < html.index(CDN[1]) < html.index("admin/admin.js")  # App Bridge first, as Shopify asks
         assert page.headers["Content-Security-Policy"].startswith(f"frame-ancestors https://{SHOP}")
     for name in ("app-bridge.js", "polaris.js", "standin.css"):

@@ -101,7 +101,7 @@
   class SAppNav extends HTMLElement {
     connectedCallback() {
       this.setAttribute("role", "navigation");
-      this.setAttribute("aria-label", "Regulars");
+      if (!this.hasAttribute("aria-label")) this.setAttribute("aria-label", "App navigation");
       this.mark();
       document.addEventListener("DOMContentLoaded", () => this.mark(), { once: true });
       addEventListener("popstate", () => this.mark());
