@@ -112,11 +112,16 @@ def action_json(a: CustomAction) -> dict[str, Any]:
             "honour_system": a.honour_system, "url": a.url, "active": a.active}
 
 
+CAMPAIGN_STATUS_LABELS = {"scheduled": "Scheduled", "active": "Running", "paused": "Paused", "ended": "Ended",
+                          "deleted": "Deleted"}
+
+
 def campaign_json(c: Any) -> dict[str, Any]:
+    status = program.status_of(c)
     return {"id": c.id, "name": c.name, "kind": c.kind, "value": num(c.value), "starts_at": iso(c.starts_at),
             "ends_at": iso(c.ends_at), "tier_id": c.tier_id, "segment": c.segment,
-            "holdout_percent": c.holdout_percent, "active": c.active, "status": program.status_of(c),
-            "deleted_at": iso(c.deleted_at)}
+            "holdout_percent": c.holdout_percent, "active": c.active, "status": status,
+            "status_label": CAMPAIGN_STATUS_LABELS[status], "deleted_at": iso(c.deleted_at)}
 
 
 def program_json(shop: Shop) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from flask import Response, g, request, stream_with_context
 
 from app.api import ApiError, bp, json_body
 from app.api.admin import call_service, choice_arg, int_arg, iso, num, session_only
+from app.api.admin_forms import TOP_MESSAGE
 from app.extensions import db
 from app.models import LedgerEntry, Member, Referral, Shop, utcnow
 from app.services import adjustments, admin_queries, audit, exports, referrals
@@ -88,23 +89,23 @@ def admin_adjust(customer_id: int) -> Any:
     errors: dict[str, str] = {}
     points = body.get("points")
     if isinstance(points, bool) or not isinstance(points, int) or points == 0 or abs(points) > 10**8:
-        errors["points"] = "must be a whole number other than 0 (negative to remove points)"
+        errors["points"] = "Enter a whole number of points other than 0 (negative to remove points)"
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = "a reason is required"
+        errors["reason"] = "Enter a reason; it is kept in the audit log"
     elif len(reason) > 255:
-        errors["reason"] = "at most 255 characters"
+        errors["reason"] = "Keep the reason to 255 characters or fewer"
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 1000):
-        errors["note"] = "must be text of at most 1000 characters"
+        errors["note"] = "Keep the note to 1,000 characters or fewer"
     key = body.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
-        errors["idempotency_key"] = "must be text of 1 to 200 characters"
+        errors["idempotency_key"] = "Send a key of 1 to 200 characters"
     allow_negative = body.get("allow_negative", False)
     if not isinstance(allow_negative, bool):
-        errors["allow_negative"] = "must be true or false"
+        errors["allow_negative"] = "Send true or false"
     if errors:
-        raise ApiError(422, "invalid", "the adjustment is not valid", errors)
+        raise ApiError(422, "invalid", TOP_MESSAGE, errors)
     assert isinstance(reason, str) and isinstance(points, int)
     entry = call_service(adjustments.adjust_points, shop, member, points=points, reason=reason.strip(),
                          note=(note or "").strip() or None, actor=g.actor, idempotency_key=key,
@@ -126,10 +127,13 @@ def admin_referrals() -> Any:
     q = (request.args.get("q") or "")[:200]
     result = admin_queries.search_referrals(shop, q=q or None, status=status, sort=sort,
                                             page=int_arg("page", 1) or 1)
-    return {"referrals": [{**referral_json(r), "advocate": m.display_name, "advocate_email": m.email,
+    labels = admin_queries.REFERRAL_STATUSES
+    return {"referrals": [{**referral_json(r), "status_label": labels.get(r.status, r.status),
+                           "advocate": m.display_name, "advocate_email": m.email,
                            "advocate_customer_id": str(m.customer_id)} for r, m in result.rows],
             "total": result.total, "page": result.page, "pages": result.pages,
-            "statuses": list(admin_queries.REFERRAL_STATUSES), "sorts": list(admin_queries.REFERRAL_SORTS)}
+            "statuses": [{"status": k, "label": v} for k, v in labels.items()],
+            "sorts": list(admin_queries.REFERRAL_SORTS)}
 
 
 @bp.post("/admin/referrals/<int:referral_id>/<any(approve, reject):decision>")

@@ -106,7 +106,16 @@ def enrolled_count(shop: Shop) -> int:
 
 # --- referrals -------------------------------------------------------------------------------------
 
-REFERRAL_STATUSES = ("invited", "pending", "completed", "withdrawn", "blocked", "review", "rejected")
+# Each status and how the admin says it (the index's filter and its badges).
+REFERRAL_STATUSES: dict[str, str] = {
+    "invited": "Invited",
+    "pending": "Ordered, waiting for the pending period",
+    "completed": "Rewarded",
+    "withdrawn": "Withdrawn (order cancelled or refunded)",
+    "blocked": "Blocked as self-referral",
+    "review": "Needs your review",
+    "rejected": "Rejected",
+}
 # "status" groups the ones waiting for the merchant (review) first, then the rest in the order above.
 REFERRAL_SORTS = ("newest", "oldest", "status")
 
@@ -142,5 +151,5 @@ def search_referrals(shop: Shop, *, q: str | None = None, status: str | None = N
         order = (rank, Referral.id.desc())
     else:
         order = (Referral.id.desc(),)
-    rows = db.session.execute(stmt.order_by(*order).limit(page_size).offset((page - 1) * page_size)).tuples().all()
+    rows = db.session.execute(stmt.order_by(*order).limit(page_size).offset((page - 1) * page_size)).all()
     return ReferralPage([(r, m) for r, m in rows], total, page, pages)

@@ -130,12 +130,12 @@ def _names(shop: Shop, rows: Sequence[AuditLog]) -> _Names:
     prefixes = {r.actor.split(":", 1)[1] for r in rows if r.actor.startswith("api_key:")}
     members = {int(t) for r in rows if r.target_type in ("member", "customer") and (t := _id(r.target_id))}
     rewards = {int(t) for r in rows if r.target_type == "reward" and (t := _id(r.target_id))}
-    keys = dict(db.session.execute(select(ApiKey.prefix, ApiKey.name).where(
-        ApiKey.shop_id == shop.id, ApiKey.prefix.in_(prefixes))).tuples().all()) if prefixes else {}
+    keys = {p: n for p, n in db.session.execute(select(ApiKey.prefix, ApiKey.name).where(
+        ApiKey.shop_id == shop.id, ApiKey.prefix.in_(prefixes)))} if prefixes else {}
     people = {str(m.customer_id): m.display_name for m in db.session.execute(select(Member).where(
         Member.shop_id == shop.id, Member.customer_id.in_(members))).scalars()} if members else {}
     reward_names = {str(i): n for i, n in db.session.execute(select(Reward.id, Reward.name).where(
-        Reward.shop_id == shop.id, Reward.id.in_(rewards))).tuples()} if rewards else {}
+        Reward.shop_id == shop.id, Reward.id.in_(rewards)))} if rewards else {}
     return _Names(keys, people, reward_names)
 
 
@@ -238,6 +238,7 @@ def summary_of(row: AuditLog, names: _Names | None = None) -> str:
     else:
         text = _pairs(d)
     text = text.strip() or (f"{_words(row.target_type or '')} {target}".strip())
+    text = text[:1].upper() + text[1:]
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 1] + "…"
 
 

@@ -339,10 +339,10 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
         errors["ends_at"] = "Choose an end after the start"
     if not isinstance(merged["active"], bool):
         errors["active"] = "Choose on or off"
-    if not errors:
-        assert value is not None and starts is not None and ends is not None
+    if value is not None and starts is not None and ends is not None and "kind" not in errors:
+        # The domain's rules on whatever parsed, so every wrong field shows at once.
         rule = CampaignRule(id=0, kind=merged["kind"], value=value, starts_at=starts, ends_at=ends,
-                            holdout_percent=holdout)
+                            holdout_percent=holdout if "holdout_percent" not in errors else 0)
         for key, message in validate_campaign(rule).items():
             errors.setdefault(key, message)
     if errors:

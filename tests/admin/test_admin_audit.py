@@ -57,7 +57,7 @@ def test_entries_read_in_words(client: Any, shop: Any, pg_app: Any) -> None:
     api(client, "PATCH", "/api/admin/settings", json={"signup_points": 50})
     entries = _entries(client)["entries"]
     assert [(e["action"], e["label"], e["actor_label"], e["summary"]) for e in entries] == [
-        ("settings.updated", "Settings changed", "Staff member 7", "changed signup points"),
+        ("settings.updated", "Settings changed", "Staff member 7", "Changed signup points"),
         ("points.adjusted", "Points adjusted", "API key ‘Warehouse’", "+1,500 points for Sam Lee: Goodwill"),
         ("api_key.created", "API key created", "Staff member 7", f"‘Warehouse’ ({created['prefix']}…)"),
         ("reward.deleted", "Reward deleted", "Staff member 7", "‘Free shipping’ · 800 points"),
@@ -86,8 +86,8 @@ def test_legacy_rows_read_as_their_canonical_action_and_filters(client: Any, sho
         db.session.commit()
     entries = _entries(client)["entries"]
     assert [(e["action"], e["label"], e["actor_label"], e["summary"]) for e in entries] == [
-        ("reward.deleted", "Reward deleted", "A staff member", "reward 999"),
-        ("settings.updated", "Settings changed", "Regulars", "changed pending days"),
+        ("reward.deleted", "Reward deleted", "A staff member", "Reward 999"),
+        ("settings.updated", "Settings changed", "Regulars", "Changed pending days"),
         ("api_key.created", "API key created", "Staff member 1", "‘Old ERP’ (rgl_old…)"),
     ]
     # Filters: the canonical name finds the legacy rows; another shop's rows never show.

@@ -46,6 +46,7 @@ def test_paused_gives_no_multiplier_resumed_gives_it_ended_stays_ended(engine_ap
 
     paused = api(client, "POST", f"/api/admin/campaigns/{campaign['id']}/pause")
     assert paused.status_code == 200 and paused.get_json()["status"] == "paused"
+    assert paused.get_json()["status_label"] == "Paused"
     assert _order_points(eng, cid) == PLAIN
     assert api(client, "POST", f"/api/admin/campaigns/{campaign['id']}/pause").status_code == 409
 

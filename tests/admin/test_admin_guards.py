@@ -27,6 +27,17 @@ def test_below_zero_needs_allow_negative(client: Any, shop: Any, pg_app: Any) ->
     assert confirmed.status_code == 201 and confirmed.get_json()["points_available"] == 100 - 999_999
 
 
+def test_adjustment_form_errors_are_plain(client: Any, shop: Any, pg_app: Any) -> None:
+    with pg_app.app_context():
+        member(shop, 53, email="p@x.test", points=10)
+        db.session.commit()
+    r = api(client, "POST", "/api/admin/members/53/adjustments", json={"points": 0, "reason": " "})
+    error = r.get_json()["error"]
+    assert r.status_code == 422 and error["message"] == "Check the highlighted fields"
+    assert error["fields"] == {"points": "Enter a whole number of points other than 0 (negative to remove points)",
+                               "reason": "Enter a reason; it is kept in the audit log"}
+
+
 def test_another_shops_member_is_not_found(client: Any, shop: Any, pg_app: Any) -> None:
     with pg_app.app_context():
         other = install_shop("beta.myshopify.com")

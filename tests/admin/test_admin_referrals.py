@@ -54,8 +54,11 @@ def test_search_filter_sort_and_page(client: Any, shop: Any, pg_app: Any) -> Non
     assert codes("?q=ana pop&status=review") == ["FRIEND1"]  # the advocate's name, with a status
     assert codes("?q=100%25_") == ["FRIEND3", "FRIEND2"]     # "100%_" found as typed
     assert codes("?q=bo 1%25r") == [] and codes("?q=b_ 100") == []  # % and _ are plain characters, not wildcards
-    row = _get(client, "?q=cara")["referrals"][0]
+    found = _get(client, "?q=cara")
+    row = found["referrals"][0]
     assert (row["advocate"], row["advocate_email"], row["advocate_customer_id"]) == ("Bo 100%_Real", "bo@x.test", "2")
+    assert (row["status"], row["status_label"]) == ("invited", "Invited")
+    assert {"status": "review", "label": "Needs your review"} in found["statuses"]
     for bad in ("?status=done", "?sort=name", "?page=0", "?page=x"):
         r = api(client, "GET", f"/api/admin/referrals{bad}")
         assert r.status_code == 422 and r.get_json()["error"]["fields"], bad

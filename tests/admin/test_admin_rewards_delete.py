@@ -59,6 +59,10 @@ def test_deleted_reward_vanishes_from_every_list_and_history_keeps_its_name(clie
                          json={"reward_id": gone["id"], "idempotency_key": "again"})
     # As for a reward that never existed.
     assert redeem.status_code == 422 and redeem.get_json()["error"]["fields"] == {"reward_id": "unknown reward"}
+    revive = client.patch("/api/v1/program", headers={"X-Regulars-Api-Key": key},
+                          json={"rewards": [{"id": gone["id"], "type": "fixed_amount", "name": "10 off",
+                                             "points_cost": 1000, "value": "5.00"}]})
+    assert revive.status_code == 422 and revive.get_json()["error"]["fields"] == {"rewards.0.id": "unknown reward"}
 
 
 def test_another_shops_reward_is_not_found(client: Any, shop: Any, pg_app: Any) -> None:
