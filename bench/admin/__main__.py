@@ -36,7 +36,7 @@ NAV_LINKS = {"a", "s-link"}
 # Installed before any script of the page: the three figures as web-vitals computes them. CLS is the largest
 # session window (shifts under 1 s apart, at most 5 s long) of shifts without recent input; INP, for a single
 # interaction, its longest event duration (first-input is reported whatever its duration, events from 16 ms).
-VITALS_JS = """
+VITALS_JS = r"""
 (() => {
   const v = window.__vitals = {lcp: null, cls: 0, inp: null};
   const observe = (type, cb, extra) => {
@@ -45,8 +45,15 @@ VITALS_JS = """
   };
   observe("largest-contentful-paint", (e) => { v.lcp = e.startTime; });
   let value = 0, first = 0, last = 0;
+  let biggest = 0;
+  const name = (n) => !n || !n.tagName ? "?" : n.tagName.toLowerCase() + (n.id ? "#" + n.id : "")
+    + (typeof n.className === "string" && n.className ? "." + n.className.trim().split(/\s+/).join(".") : "");
   observe("layout-shift", (e) => {
     if (e.hadRecentInput) return;
+    if (e.value > biggest) {  // what moved most, to say where a shift comes from
+      biggest = e.value;
+      v.shifted = (e.sources || []).map((s) => name(s.node)).join(", ");
+    }
     if (value && e.startTime - last < 1000 && e.startTime - first < 5000) value += e.value;
     else { value = e.value; first = e.startTime; }
     last = e.startTime;
@@ -59,13 +66,14 @@ VITALS_JS = """
 """
 
 # The page's main control: the title bar's primary action, else the first primary button, submit, button,
-# disclosure or link in the page's content. Marked for Playwright to click like a person would.
+# disclosure or link in the page's content, shown and enabled. Marked for Playwright to click like a person would.
 MAIN_CONTROL_JS = """
 () => {
   const picks = ['ui-title-bar button[variant="primary"]', 'main [slot="primary-action"]',
                  'main s-button[variant="primary"]', 'main button[type="submit"]', 'main s-button', 'main button',
                  'main summary', 'main a[href]'];
-  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"
+    && !el.disabled && !el.hasAttribute("disabled") && el.getAttribute("aria-disabled") !== "true";
   for (const sel of picks) {
     const el = [...document.querySelectorAll(sel)].find(shown);
     if (el) { el.setAttribute("data-bench-main", ""); return (el.textContent || el.getAttribute("aria-label") || sel).trim().slice(0, 40); }
@@ -229,12 +237,13 @@ def main() -> None:
             inp = m["inp"] if isinstance(m["inp"], (int, float)) else None
             cls = float(m["cls"]) if isinstance(m["cls"], (int, float)) else 0.0
             results.append({"page": name, "url": page_url, "lcp_s": lcp, "cls": cls, "inp_ms": inp,
-                            "control": m["control"]})
+                            "control": m["control"], "largest_shift": m.get("shifted")})
             lcp_text = "n/a" if lcp is None else f"{lcp:.2f} s"
             inp_text = ("< 16 ms" if m["control"] and m.get("note") is None else "n/a") if inp is None \
                 else f"{inp:.0f} ms"
+            moved = f" (largest shift: {m['shifted']})" if cls > TARGETS["cls"] and m.get("shifted") else ""
             print(f"{name[:21]:<22}{lcp_text:>9}{cls:>8.3f}{inp_text:>9}  {m['control'] or '(none)'!s:<30} "
-                  f"{verdict(lcp, cls, inp)}", flush=True)
+                  f"{verdict(lcp, cls, inp)}{moved}", flush=True)
         browser.close()
     with app.app_context():
         from app.extensions import db

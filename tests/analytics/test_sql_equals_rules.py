@@ -23,7 +23,7 @@ from app.loyalty import analytics as f
 from app.models import Member, Order, Shop, utcnow
 from app.services import analytics
 from app.services.analytics.figures import Period, _period_figures
-from app.services.analytics.trends import Bucket, span_figures
+from app.services.analytics.over_time import Bucket, span_figures
 from tests.conftest import make_config
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)

@@ -124,16 +124,24 @@ def test_half_the_customers_lapsed_show_as_churn_with_the_default_window(client:
 
 
 def test_trend_liability_ends_at_the_headline_liability(client: Any, shop: Any) -> None:
-    """The members' balances are the sum of their entries, so the last point's liability is the dashboard's."""
+    """The members' balances are the sum of their entries, so the last point's liability is the dashboard's, and
+    each earlier one is that less what changed since. A deleted member's points are owed at no point."""
     m1 = member(shop, 1, email="one@x.test", points=70)
     m2 = member(shop, 2, email="two@x.test", points=30)
+    gone = member(shop, 3, email="gone@x.test", points=400)
     db.session.flush()
     now = datetime.now(UTC)
     entry(shop, m1.id, 100, "signup", now - timedelta(days=400), "a")
     entry(shop, m1.id, -30, "redeem", now - timedelta(days=20), "b")
     entry(shop, m2.id, 30, "earn_order", now - timedelta(days=1), "c")
+    entry(shop, gone.id, 500, "signup", now - timedelta(days=400), "d")
+    entry(shop, gone.id, -100, "redeem", now - timedelta(days=5), "e")
+    gone.deleted_at = now
     db.session.commit()
     trend = api(client, "GET", "/api/admin/analytics/trends?periods=3").get_json()
     headline = api(client, "GET", "/api/admin/analytics/summary").get_json()
     assert trend["points"][-1]["liability"] == headline["points_liability"] == str(
         f.points_liability(100, 0, Decimal("0.01")))
+    # The first month ended more than 28 days ago: before the redemption and the order, Ada's 100 points alone.
+    assert trend["points"][0]["liability"] == str(f.points_liability(100, 0, Decimal("0.01")))
+    assert sum(p["points_redeemed"] for p in trend["points"]) == 130  # every redemption, as the summary counts

@@ -1,6 +1,6 @@
 """The retention dashboard's service: the order path's upkeep of the rollups (here), the rollups themselves
-(rollup: writes), the dashboard's figures (figures: reads; dialect: where PostgreSQL and SQLite differ) and
-their trends (trends).
+(rollup: writes), the dashboard's headline figures (figures), its segments and cohorts (customers) and their
+trends (over_time), all reads, and where PostgreSQL and SQLite differ (dialect).
 
 Callers use this package's names. The order path's hooks (customer_changed, deferred_refreshes) live here and
 call refresh_customers through this namespace, so a test that replaces it here sees every refresh.
@@ -12,19 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from app.extensions import db
+from app.services.analytics.customers import cohorts, segments
 
 # Checked digit for digit against PostgreSQL by tests/admin/test_analytics_sqlite.py.
 from app.services.analytics.dialect import pg_days as _pg_days  # noqa: F401
 from app.services.analytics.figures import (
     Period,
     Windows,
-    cohorts,
     liability,
     parse_period,
     parse_windows,
-    segments,
     summary,
 )
+from app.services.analytics.over_time import PERIODS_RANGE, trends
 from app.services.analytics.rollup import (
     refresh_all,
     refresh_customers,
@@ -33,12 +33,11 @@ from app.services.analytics.rollup import (
     request_rebuild,
     rollup_as_of,
 )
-from app.services.analytics.trends import PERIODS_RANGE, trends
 
 __all__ = [
-    "PERIODS_RANGE", "Period", "Windows", "cohorts", "customer_changed", "deferred_refreshes", "liability", "parse_period", "parse_windows", "refresh_all",
-    "refresh_customer", "refresh_customers", "refresh_shop", "register_rebuilder", "request_rebuild",
-    "rollup_as_of", "segments", "summary", "trends",
+    "PERIODS_RANGE", "Period", "Windows", "cohorts", "customer_changed", "deferred_refreshes", "liability",
+    "parse_period", "parse_windows", "refresh_all", "refresh_customer", "refresh_customers", "refresh_shop",
+    "register_rebuilder", "request_rebuild", "rollup_as_of", "segments", "summary", "trends",
 ]
 
 

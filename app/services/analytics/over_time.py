@@ -18,7 +18,7 @@ from app.loyalty import analytics as f
 from app.loyalty.settings import ProgramSettings
 from app.models import Shop, utcnow
 from app.services.analytics.dialect import Flavour, aware, bind, expanding, flavour, money
-from app.services.analytics.figures import ISSUED_KINDS, REDEEM_KINDS
+from app.services.analytics.figures import ISSUED_KINDS, REDEEM_KINDS, liability
 
 Granularity = Literal["week", "month"]
 PERIODS_RANGE = (1, 104)
@@ -79,19 +79,29 @@ _FIGURES_SQL = """
             ON o.shop_id = :s AND o.processed_at >= spans.a AND o.processed_at < spans.b) x
     GROUP BY k, m
 """
+# Points per span from the ledger's covering index (shop, occurred_at → kind, points): issued, redeemed and the
+# net change of every balance, like the summary's points; the liability walks back from what today's members hold.
 _POINTS_SQL = """
     {spans}
     SELECT spans.k, SUM(CASE WHEN l.kind IN :issued AND l.points > 0 THEN l.points ELSE 0 END),
            SUM(CASE WHEN l.kind IN :redeem THEN l.points ELSE 0 END), SUM(l.points)
     FROM spans JOIN ledger_entries l ON l.shop_id = :s AND l.occurred_at >= spans.a AND l.occurred_at < spans.b
-    JOIN members mb ON mb.id = l.member_id AND mb.deleted_at IS NULL
     GROUP BY spans.k
 """
-# What members held before the first span: the liability's starting point (a balance is the sum of its entries).
-_OPENING_SQL = """
-    SELECT COALESCE(SUM(l.points), 0) FROM ledger_entries l
-    JOIN members mb ON mb.id = l.member_id AND mb.deleted_at IS NULL
-    WHERE l.shop_id = :s AND l.occurred_at < :a
+# Deleted members' share of that net change (they are few: read through their own entries), which the liability
+# leaves out as the headline liability does.
+_DELETED_SQL = """
+    {spans}
+    SELECT spans.k, SUM(l.points)
+    FROM members mb JOIN ledger_entries l ON l.member_id = mb.id
+    JOIN spans ON l.occurred_at >= spans.a AND l.occurred_at < spans.b
+    WHERE mb.shop_id = :s AND mb.deleted_at IS NOT NULL AND l.shop_id = :s
+    GROUP BY spans.k
+"""
+# What today's members' entries dated after the last span add (entries dated ahead of now, if any).
+_LATER_SQL = """
+    SELECT COALESCE(SUM(l.points), 0) FROM ledger_entries l JOIN members mb ON mb.id = l.member_id
+    WHERE l.shop_id = :s AND l.occurred_at >= :b AND mb.deleted_at IS NULL
 """
 
 
@@ -111,18 +121,30 @@ def span_figures(shop_id: int, spans: list[Bucket]) -> list[f.PeriodFigures]:
     return [f.PeriodFigures(c[0], c[1], c[2], r[0], r[1]) for c, r in zip(counts, revenue, strict=True)]
 
 
-def _span_points(shop_id: int, spans: list[Bucket]) -> tuple[int, list[tuple[int, int, int]]]:
-    """(points held before the first span, per span (issued, redeemed, net change))."""
+def _span_points(shop: Shop, settings: ProgramSettings, spans: list[Bucket]) -> list[tuple[int, int, int]]:
+    """Per span (issued, redeemed, points today's members held at its end). Contiguous spans, oldest first: a
+    balance is the sum of its entries, so what was held at a span's end is what is held now less every later
+    change, and the last point is the dashboard's liability."""
     fl = flavour()
     ctes, params = _values(spans, fl)
     stmt = text(_POINTS_SQL.format(spans=ctes)).bindparams(expanding("issued"), expanding("redeem"))
     per = [(0, 0, 0) for _ in spans]
-    rows = db.session.execute(stmt, bind({**params, "s": shop_id, "issued": list(ISSUED_KINDS),
+    rows = db.session.execute(stmt, bind({**params, "s": shop.id, "issued": list(ISSUED_KINDS),
                                           "redeem": list(REDEEM_KINDS)}, fl))
     for k, issued, redeemed, net in rows:
         per[int(k)] = (int(issued or 0), -int(redeemed or 0), int(net or 0))
-    opening = db.session.execute(text(_OPENING_SQL), bind({"s": shop_id, "a": spans[0].start}, fl)).scalar()
-    return int(opening or 0), per
+    deleted: dict[int, int] = {
+        int(k): int(net or 0)
+        for k, net in db.session.execute(text(_DELETED_SQL.format(spans=ctes)), bind({**params, "s": shop.id}, fl))}
+    owed = liability(shop, settings)
+    held = owed["available_points"] + owed["pending_points"]
+    held -= int(db.session.execute(text(_LATER_SQL), bind({"s": shop.id, "b": spans[-1].end}, fl)).scalar() or 0)
+    out: list[tuple[int, int, int]] = []
+    for k in range(len(spans) - 1, -1, -1):
+        issued, redeemed, net = per[k]
+        out.append((issued, redeemed, held))
+        held -= net - deleted.get(k, 0)
+    return out[::-1]
 
 
 def _rate(value: Decimal | None) -> str | None:
@@ -135,10 +157,9 @@ def trends(shop: Shop, settings: ProgramSettings, period: Granularity, count: in
     now = now or utcnow()
     spans = buckets(period, count, now)
     figures = span_figures(shop.id, spans)
-    held, points = _span_points(shop.id, spans)
+    points = _span_points(shop, settings, spans)
     out = []
-    for span, fig, (issued, redeemed, net) in zip(spans, figures, points, strict=True):
-        held += net
+    for span, fig, (issued, redeemed, held) in zip(spans, figures, points, strict=True):
         out.append({
             "start": span.start.date().isoformat(),
             "end": (span.end - timedelta(microseconds=1)).date().isoformat(),
