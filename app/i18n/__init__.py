@@ -224,6 +224,14 @@ class Translator:
         shown = {k: self.number(v) if _is_number(v) else v for k, v in params.items()}
         return fill(text, shown)
 
+    def label(self, key: str) -> str:
+        """A label that runs into what follows ("Your tier: ", "您的等级："): a space after it, except after
+        full-width punctuation, which carries its own."""
+        text = self(key)
+        last = text[-1:]
+        full_width = bool(last) and ("\u3000" <= last <= "\u303f" or "\uff00" <= last <= "\uffef")
+        return text if full_width else text + " "
+
     def has(self, key: str) -> bool:
         return key in self._en
 

@@ -18,7 +18,7 @@ from app.i18n import Translator, translator, use_locale
 from app.inputs import parse_id, parse_whole_number
 from app.loyalty.actions import validate_birthday
 from app.loyalty.referrals import is_referral_code, normalize_code
-from app.models import Member, Reward, Shop
+from app.models import Member, Shop
 from app.proxy import auth
 from app.proxy.requests import run_once
 from app.services import member_view
@@ -117,11 +117,28 @@ def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[
         # Rewards and tiers by the name the merchant gave them in this language, else as typed.
         name=lambda info: t.name(info.name, info.names) if info is not None else "",
         tier_name=lambda tier_id: t.name(tiers[tier_id].name, tiers[tier_id].names) if tier_id in tiers else "",
+        refusal_text=lambda params: _refusal_text(t, view, member, params),
         form_token=auth.form_token(shop.domain, subject),
         new_key=auth.new_request_key,
         path_prefix=prefix, style_url=None if _for_theme() else asset_url("widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
+
+
+def _refusal_text(t: Translator, view: member_view.WidgetView, member: Member | None,
+                  params: dict[str, Any]) -> str:
+    """Why a redemption was refused, in the shopper's words: the points still missing, the tier it is for."""
+    row = next((r for r in view.rewards if r.reward.id == params.get("reward_id")), None)
+    if row is None or row.refusal is None or member is None:
+        return t("reason_disabled")
+    if row.refusal.reason == "insufficient_points":
+        asked = params.get("points")
+        wanted = asked if isinstance(asked, int) else row.reward.points_cost
+        return t("reason_insufficient_points", n=max(wanted - member.points_available, 1))
+    if row.refusal.reason == "tier_not_allowed":
+        tier = next((x for x in view.tiers if x.id == row.reward.tier_id), None)
+        return t("reason_tier_not_allowed", tier=t.name(tier.name, tier.names) if tier else "")
+    return t("reason_" + row.refusal.reason)
 
 
 def _for_theme() -> bool:
@@ -229,23 +246,10 @@ def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
     except RewardNotFound:
         return _outcome("error", "error_unknown_reward", 404)
     except RedemptionRefused as exc:
-        return _outcome("error", "reason_" + exc.code, 409, **_refusal_params(caller, member, reward_id, exc.code))
+        return _outcome("error", "reason_" + exc.code, 409, reward_id=reward_id, points=points)
     except RedemptionFailed:
         return _outcome("error", "error_redeem_failed", 502)
     return _outcome("ok", "flash_redeemed", code=redemption.code)
-
-
-def _refusal_params(caller: auth.ProxyCaller, member: Member, reward_id: int, code: str) -> dict[str, Any]:
-    """What the refusal's text names (points still missing, the tier it is for), in numbers the template formats."""
-    reward = db.session.get(Reward, reward_id)
-    if reward is None or reward.shop_id != caller.shop.id:
-        return {}
-    if code == "insufficient_points":
-        points = parse_whole_number(request.form.get("points", ""), low=1, high=10**9) or reward.points_cost
-        return {"n": max(points - member.points_available, 1)}
-    if code == "tier_not_allowed" and reward.tier_id is not None:
-        return {"tier_id": reward.tier_id}
-    return {}
 
 
 def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:

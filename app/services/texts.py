@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.i18n import LOCALES, default_text, override_key, placeholders, text_keys
+from app.i18n import LOCALES, default_text, override_key, placeholders, plural_tags, text_keys
 from app.inputs import parse_id
 from app.loyalty.text import clean_text
 from app.models import Reward, Shop, Tier
@@ -89,6 +89,8 @@ def texts_document(shop: Shop) -> dict[str, Any]:
         texts.append(entry)
     return {
         "locales": list(LOCALES),
+        # The CLDR plural forms each language's plural texts take, in order ("ro": one, few, other).
+        "plural_forms": {loc: list(plural_tags(loc)) for loc in LOCALES},
         "texts": texts,
         "rewards": [{"id": r.id, "name": r.name, "names": _names(r)} for r in _rewards(shop)],
         "tiers": [{"id": t.id, "name": t.name, "names": _names(t)} for t in _tiers(shop)],

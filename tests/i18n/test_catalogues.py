@@ -114,10 +114,16 @@ def test_chinese_texts_use_full_width_punctuation() -> None:
             assert not ascii_marks.search(bare), f"zh-CN/{key}: {form!r}"
 
 
+def test_a_label_is_spaced_from_what_follows_except_after_full_width_punctuation() -> None:
+    assert translator("zh-CN").label("tier_label") == "您的等级："
+    assert translator("en").label("tier_label") == "Your tier: "
+    assert translator("el").label("perks") == "Προνόμια: "
+
+
 def test_every_text_the_pages_ask_for_exists() -> None:
     used: set[str] = set()
     for path in (ROOT / "app/templates/proxy").glob("*.html"):
-        used |= set(re.findall(r"\bt\('([a-z0-9_]+)'(?!\s*[+~])", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"\bt(?:\.label)?\('([a-z0-9_]+)'(?!\s*[+~])", path.read_text(encoding="utf-8")))
     routes = (ROOT / "app/proxy/routes.py").read_text(encoding="utf-8")
     used |= set(re.findall(r'_outcome\("[a-z]+", "([a-z0-9_]+)"(?!\s*\+)', routes))
     used |= set(re.findall(r'error="([a-z0-9_]+)"', routes))

@@ -43,6 +43,8 @@ def test_the_document_lists_defaults_per_language_and_plural_form(client: Any, s
     assert resp.status_code == 200
     doc = resp.get_json()
     assert doc["locales"] == ["en", "el", "ro", "th", "zh-CN"]
+    assert doc["plural_forms"] == {"en": ["one", "other"], "el": ["one", "other"], "ro": ["one", "few", "other"],
+                                   "th": ["other"], "zh-CN": ["other"]}
     title = _text(doc, "title")
     assert title["default"] == {"en": "Rewards", "el": "Ανταμοιβές", "ro": "Recompense", "th": "รางวัล",
                                 "zh-CN": "会员奖励"} and title["override"] == {}
@@ -88,7 +90,7 @@ def test_merchant_texts_and_names_show_in_the_widget(pg_app: Any, client: Any, s
     assert "5.000 πόντοι" in el and "Χρειάζεστε 4.300 ακόμη πόντους." in el
 
     zh = client.get(proxy_url("widget", seeded.customer_id, locale="zh-CN")).get_data(as_text=True)
-    assert "积分好礼" in zh and "仅限 金卡 会员。" in zh and "5,000 积分" in zh and "5.00 off" in zh
+    assert "积分好礼" in zh and "您的等级：</span><strong>" in zh and "仅限 金卡 会员。" in zh and "5,000 积分" in zh and "5.00 off" in zh
     assert "Recompense" not in zh and "Premiile tale" not in zh
 
     # English has none of it: the catalogue's texts and the names as typed.
