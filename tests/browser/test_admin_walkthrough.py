@@ -90,6 +90,7 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     grace.wait_for()
     refund = page.get_by_label("When a refund takes back more points than the customer has")
     assert refund.locator("option:checked").inner_text() == "Take the points back, even below zero"
+    page.get_by_label("Points for the customer who referred").fill("600")  # the Referrals group
     # A wrong value: the error is under its field, in words.
     page.get_by_label("Points per USD spent").fill("lots")
     save(page)
@@ -106,6 +107,7 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     saved(page)
     assert page.get_by_label("Days without activity before points expire").input_value() == "200"
     assert page.get_by_label("Counted over").locator("option:checked").inner_text() == "In the last 12 months"
+    assert page.get_by_label("Points for the customer who referred").input_value() == "600"
     looked_at(page, "settings")
 
     # Languages: a reward's name and a shopper text in Romanian, labelled by what they say, never by key.
