@@ -200,6 +200,13 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     page.get_by_role("button", name="Add campaign").last.click()
     campaign = page.locator('s-table-row[data-campaign-row="Double points week"]')
     campaign.get_by_text("Running").wait_for()
+    # Edited in place: the form fills with the campaign, the change is saved to the same row.
+    campaign.get_by_role("link", name="Edit").click()
+    page.get_by_role("heading", name="Edit “Double points week”").wait_for()
+    page.get_by_label("Multiplier or bonus points").fill("3")
+    page.get_by_role("button", name="Save campaign").click()
+    campaign.get_by_text("×3").wait_for()
+    assert page.locator("s-table-row[data-campaign-row]").count() == 1
     campaign.get_by_role("button", name="Pause").click()
     campaign.get_by_text("Paused").wait_for()
     assert campaign.get_by_role("button", name="Resume").is_visible()
@@ -219,7 +226,11 @@ def test_the_whole_admin_as_a_merchant(admin_page: Any) -> None:  # noqa: F811, 
     looked_at(page, "automations")
     nav(page, "Home")
     page.get_by_role("heading", name="Retention dashboard").wait_for()
-    page.locator('[data-metric="points_liability"]').wait_for()
+    page.get_by_label("From").fill("2026-01-01")  # the seeded orders' quarter
+    page.get_by_label("To", exact=True).fill("2026-03-31")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_text("from Jan 1, 2026 to Mar 31, 2026").wait_for()
+    assert page.locator('[data-metric="repeat_customer_rate"]').inner_text() == "25%"
     looked_at(page, "dashboard")  # README shows it as admin-dashboard.png
     looked_at(page, "trends", scroll_to="#trends")
 

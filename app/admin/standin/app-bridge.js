@@ -113,7 +113,9 @@
       for (const link of this.querySelectorAll("s-link[href], a[href]")) {
         const path = new URL(link.getAttribute("href"), location.href).pathname.replace(/\/$/, "");
         link.removeAttribute("aria-current");
-        if (here === path || here.startsWith(`${path}/`)) {
+        // Home is current on itself only; a section also on its sub-pages (a customer under Customers).
+        const home = link.getAttribute("rel") === "home";
+        if (here === path || (!home && here.startsWith(`${path}/`))) {
           if (!best || path.length > best.path.length) best = { link, path };
         }
       }

@@ -283,7 +283,7 @@ function bindRange(id, path) {
 }
 // A small SVG line chart with the table behind it: no chart library, legible, and readable without the picture.
 function lineChart(title, points, series, fmt) {
-  const w = 320, h = 120, pad = 24;
+  const w = 520, h = 160, pad = 24;
   const values = points.flatMap((pt) => series.map(([key]) => pt[key])).filter(isNum).map(Number);
   const max = Math.max(1, ...values), min = Math.min(0, ...values);
   const x = (i) => pad + (points.length < 2 ? 0 : (i * (w - 2 * pad)) / (points.length - 1));
@@ -298,7 +298,7 @@ function lineChart(title, points, series, fmt) {
   }).join("");
   const last = points[points.length - 1] || {};
   const summary = `${title}: ${series.map(([key, name]) => `${name} ${fmt(last[key])} in the latest period`).join(", ")}`;
-  return `<s-section heading="${esc(title)}" class="trend"><svg role="img" aria-label="${esc(summary)}" viewBox="0 0 ${w} ${h}" width="100%" style="max-width:${w}px">
+  return `<s-section heading="${esc(title)}" class="trend"><svg role="img" aria-label="${esc(summary)}" viewBox="0 0 ${w} ${h}" width="100%" style="max-width:36rem">
     <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#c9c9c9"></line>
     <text x="${pad}" y="${h - 6}">${esc(points[0] ? label(points[0]) : "")}</text><text x="${w - pad}" y="${h - 6}" text-anchor="end">${esc(points.length ? label(last) : "")}</text>
     <text x="2" y="${pad - 8}">${esc(fmt(max))}</text>${lines}</svg>
