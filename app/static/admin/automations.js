@@ -63,7 +63,10 @@ export async function automations(main, ui, arg) {
     <thead><tr><th scope="col">Flow</th><th scope="col">State</th><th scope="col" class="num">Holdout</th><th scope="col" class="num">Entered</th><th scope="col" class="num">Got it</th><th scope="col" class="num">Converted</th><th scope="col" class="num">Holdout converted</th><th scope="col">Lift by step</th></tr></thead>
     <tbody>${rows}</tbody></table></div>
     <div id="campaigns"></div><div id="destinations"></div><div id="deliveries"></div></s-page>`;
-  await Promise.all([campaigns(ui), destinations(ui), deliveries(ui)]);
+  // Top to bottom, each section drawn once the one above it is: content only ever arrives below (no layout shift).
+  await campaigns(ui);
+  await destinations(ui);
+  await deliveries(ui);
 }
 
 async function campaigns(ui) {
