@@ -1,4 +1,5 @@
-"""Dashboard endpoints (/api/admin/analytics/…) and the public GET /api/v1/analytics/summary."""
+"""Dashboard endpoints (/api/admin/analytics/…) and the public GET /api/v1/analytics/summary: the service's
+figures, with what each one means in words next to it (the admin shows them under "How it is calculated")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,34 @@ from flask import g, request
 from app.api import ApiError, api_auth, bp
 from app.api.admin import settings_of
 from app.services import analytics
-from app.services.analytics import Period
+from app.services.analytics import Period, Windows
+
+
+def formulas(windows: Windows | None = None) -> dict[str, str]:
+    """What each figure means, shown next to it in the admin and returned by the API."""
+    windows = windows or Windows()
+    return {
+        "repeat_customer_rate": "Customers with 2 or more orders in the period ÷ customers with at least 1 order in "
+                                "the period × 100",
+        "purchase_frequency": "Orders in the period ÷ customers who ordered in the period",
+        "average_order_value": "Revenue in the period ÷ orders in the period",
+        "customer_lifetime_value": "Average order value × purchases per customer per year (purchase frequency "
+                                   "scaled to 365 days) × average customer lifespan in years (first to last order "
+                                   "of repeat customers)",
+        "churn_rate": f"Customers active at the start (ordered in the {windows.churn_days} days before it) who "
+                      "were no longer active at the end ÷ customers active at the start × 100",
+        "retention_rate": "(Customers active at the end E − new customers in the period N) ÷ customers active at "
+                          f"the start S × 100, active meaning an order in the {windows.retention_days} days before",
+        "median_days_to_second_order": "Median number of days between first and second order, over customers "
+                                       "whose second order fell in the period",
+        "redemption_rate": "Points redeemed in the period ÷ points issued in the period × 100",
+        "points_liability": "(Available + pending points of all members) × point value",
+        "referral_revenue": "Revenue of paid orders in the period that used a referral friend code",
+        "recency": "Customers by days since their last order, today: 0–30, 31–90, more than 90",
+        "rfm": "Recency, frequency and monetary scores 1–5 by quintile among all customers; segment from R and F",
+        "cohorts": "Customers grouped by the month of their first order; each cell is the share of the cohort "
+                   "that ordered in that month after their first",
+    }
 
 
 def _period() -> Period:
@@ -19,33 +47,62 @@ def _period() -> Period:
     return period
 
 
+def _windows() -> Windows:
+    windows, errors = analytics.parse_windows(request.args.get("churn_days"), request.args.get("retention_days"))
+    if windows is None:
+        raise ApiError(422, "invalid", "the churn or retention window is not valid", errors)
+    return windows
+
+
+def _summary() -> dict[str, Any]:
+    period, windows = _period(), _windows()
+    return {**analytics.summary(g.shop, settings_of(g.shop), period, windows), "formulas": formulas(windows)}
+
+
 @bp.get("/admin/analytics/summary")
 @api_auth(allow_api_key=False)
 def admin_summary() -> Any:
-    return analytics.summary(g.shop, settings_of(g.shop), _period())
+    return _summary()
 
 
 @bp.get("/admin/analytics/segments")
 @api_auth(allow_api_key=False)
 def admin_segments() -> Any:
-    return analytics.segments(g.shop)
+    return {**analytics.segments(g.shop), "formulas": formulas()}
 
 
 @bp.get("/admin/analytics/cohorts")
 @api_auth(allow_api_key=False)
 def admin_cohorts() -> Any:
-    return analytics.cohorts(g.shop, _period())
+    return {**analytics.cohorts(g.shop, _period()), "formula": formulas()["cohorts"]}
+
+
+@bp.get("/admin/analytics/trends")
+@api_auth(allow_api_key=False)
+def admin_trends() -> Any:
+    """Key figures per week or month (`period`, default month) over the last `periods` (1..104, default 12)."""
+    period = request.args.get("period") or "month"
+    raw_count = (request.args.get("periods") or "12").strip()
+    low, high = analytics.PERIODS_RANGE
+    errors = {}
+    if period not in ("week", "month"):
+        errors["period"] = "must be week or month"
+    if not (raw_count.isascii() and raw_count.isdigit() and low <= int(raw_count) <= high):
+        errors["periods"] = f"must be a whole number from {low} to {high}"
+    if errors:
+        raise ApiError(422, "invalid", "the trend's periods are not valid", errors)
+    return analytics.trends(g.shop, settings_of(g.shop), "week" if period == "week" else "month", int(raw_count))
 
 
 @bp.post("/admin/analytics/refresh")
 @api_auth(allow_api_key=False)
 def admin_refresh() -> Any:
     """Queues a full rebuild of the rollups (a job: seconds at scale, never inside a request)."""
-    return {"queued": analytics.queue_rebuild(g.shop.id)}, 202
+    return {"queued": analytics.request_rebuild(g.shop.id)}, 202
 
 
 @bp.get("/v1/analytics/summary")
 @api_auth()
 def v1_summary() -> Any:
     """The dashboard's figures by contract.md's names; a session token or an X-Regulars-Api-Key."""
-    return analytics.summary(g.shop, settings_of(g.shop), _period())
+    return _summary()

@@ -1,6 +1,7 @@
-"""python -m bench.analytics [--orders N --customers N | --reuse]: builds the shop with COPY, rebuilds the
+"""python -m bench.analytics [--orders N --customers N | --reuse] [--database NAME]: builds the shop with COPY, rebuilds the
 analytics rollups (the job), times the order path's refresh_customer, and prints each dashboard endpoint's warm
-time (median of 3 after one warm-up). The endpoints read only the rollups, never rebuild them."""
+time (median of 3 after one warm-up). The endpoints read only the rollups, never rebuild them. The machine's speed
+is printed before and after (bench/speed.py): compare figures only at a similar speed."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ import psycopg
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from bench.speed import describe, loop_seconds
 from devstore.tokens import mint_session_token
 from tests.conftest import make_config
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB = "regulars_bench_analytics"
 SHOP = "bench.myshopify.com"
+
+
+def set_database(name: str) -> None:
+    global DB
+    DB = name
 
 
 def build(orders: int, customers: int) -> str:
@@ -80,7 +87,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--reuse", action="store_true", help="time the endpoints on the database built last time")
+    parser.add_argument("--database", default=DB, help="database to build (two runs at once need two names)")
     args = parser.parse_args()
+    set_database(args.database)
+    print(describe(loop_seconds()), flush=True)
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}" if args.reuse else build(args.orders, args.customers)
     app = create_app(make_config(database_url=url))
     with app.app_context():
@@ -105,6 +115,8 @@ def main() -> None:
         f"/api/admin/analytics/summary?from={today - timedelta(days=729)}&to={today}",
         f"/api/admin/analytics/cohorts?from={today - timedelta(days=364)}&to={today}",
         "/api/admin/analytics/segments",
+        "/api/admin/analytics/trends",
+        "/api/admin/analytics/trends?period=week&periods=104",
         "/api/admin/members?sort=balance",
         "/api/admin/members?sort=spend&page=500",
         "/api/admin/members?sort=last_order&segment=lapsed",
@@ -121,6 +133,7 @@ def main() -> None:
             assert r.status_code == 200, (path, r.status_code, r.get_data(as_text=True)[:300])
         print(f"{statistics.median(times) * 1000:8.0f} ms  {path}")
     create_engine(url).dispose()
+    print(describe(loop_seconds()))
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def raw_orders() -> list[tuple[int, int, datetime, Decimal, bool]]:
             and o.processed_at is not None]
 
 
-def expected_summary(orders: list[tuple[int, int, datetime, Decimal, bool]], a: datetime, b: datetime) -> dict:
-    year = timedelta(days=365)
+def expected_summary(orders: list[tuple[int, int, datetime, Decimal, bool]], a: datetime, b: datetime,
+                     active_days: int = f.DEFAULT_ACTIVE_DAYS) -> dict:
+    window = timedelta(days=active_days)  # active: an order in the window before the moment
     by_customer: dict[int, list[tuple[int, int, datetime, Decimal, bool]]] = defaultdict(list)
     for o in orders:
         by_customer[o[1]].append(o)
@@ -69,9 +70,9 @@ def expected_summary(orders: list[tuple[int, int, datetime, Decimal, bool]], a: 
             g["repeat"] += len(inside) >= 2
             g["orders"] += len(inside)
             g["revenue"] += sum((o[3] for o in inside), Decimal(0))
-        if any(a - year <= o[2] < a for o in own):
+        if any(a - window <= o[2] < a for o in own):
             start.add(c)
-        if any(b - year <= o[2] < b for o in own):
+        if any(b - window <= o[2] < b for o in own):
             end.add(c)
         new += a <= own[0][2] < b
         if len(own) >= 2 and a <= own[1][2] < b:
@@ -156,6 +157,10 @@ def test_rollup_figures_equal_raw_order_figures(client: Any, shop: Any, pg_app: 
         b = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
         assert actual_summary(r.get_json()) == expected_summary(orders, a, b), (first, last)
         assert r.get_json()["rollup_as_of"] is not None
+        # The window the merchant picks: a year, as the dashboard measured it before the window was adjustable.
+        r = api(client, "GET", f"/api/admin/analytics/summary?from={first}&to={last}&churn_days=365")
+        assert actual_summary(r.get_json()) == expected_summary(orders, a, b, 365), (first, last)
+        assert r.get_json()["windows"]["churn_days"] == 365
         body = api(client, "GET", f"/api/admin/analytics/cohorts?from={first}&to={last}").get_json()
         assert body["cohorts"] == expected_cohorts(orders, first, last), (first, last)
 

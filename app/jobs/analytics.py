@@ -1,0 +1,45 @@
+"""The analytics rollup's rebuild on the bulk queue: the job itself, and the port app.services.analytics asks
+for one through (one queued rebuild per shop at a time, however many dashboards ask)."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from flask import Flask
+
+from app.jobs import current_jobs, job_context
+from app.services import analytics
+
+
+def rebuild_shop(shop_id: int) -> int:
+    """RQ entry point (bulk queue): rebuilds one shop's rollups in the worker's app context."""
+    with job_context():
+        try:
+            return analytics.refresh_shop(shop_id)
+        finally:
+            jobs = current_jobs()
+            if not jobs.in_process:
+                # The next request for a rebuild may queue one again (the flag expires within the hour anyway).
+                with suppress(Exception):
+                    jobs.redis.delete(_rebuild_flag(jobs.prefix, shop_id))
+
+
+def queue_rebuild(shop_id: int) -> bool:
+    """Queues one rebuild on the bulk queue (in-process when the app runs without Redis, as every job does).
+    False when one is already queued or Redis is down (the daily rebuild will come)."""
+    jobs = current_jobs()
+    if not jobs.in_process:
+        try:  # one queued rebuild per shop at a time, however many dashboards ask
+            if not jobs.redis.set(_rebuild_flag(jobs.prefix, shop_id), "1", nx=True, ex=3600):
+                return False
+        except Exception:
+            return False
+    return jobs.enqueue("bulk", rebuild_shop, shop_id, job_id=f"analytics-rebuild-{shop_id}")
+
+
+def _rebuild_flag(prefix: str, shop_id: int) -> str:
+    return f"regulars:{prefix}analytics-rebuild:{shop_id}"
+
+
+def init_app(app: Flask) -> None:
+    analytics.register_rebuilder(queue_rebuild)
