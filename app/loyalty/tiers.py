@@ -74,6 +74,46 @@ def tier_tag(handle: str) -> str:
 # --- qualifying value ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Period:
+    """A stretch of time a tier window sums: facts dated from ``start`` (after it when not
+    ``start_inclusive``; no start = since ever) up to ``end`` (included when ``end_inclusive``)."""
+
+    start: datetime | None
+    start_inclusive: bool
+    end: datetime
+    end_inclusive: bool
+
+    def contains(self, at: datetime) -> bool:
+        if self.start is not None and (at < self.start or (at == self.start and not self.start_inclusive)):
+            return False
+        return at <= self.end if self.end_inclusive else at < self.end
+
+
+def window_periods(window: TierWindow, now: datetime) -> tuple[Period, ...]:
+    """The rule of the tier window, as the periods whose sums it compares (the value is the largest).
+
+    ``lifetime`` = everything up to ``now``; ``rolling_12_months`` = after the same moment a year before
+    ``now``, up to ``now``; ``calendar_year`` = this calendar year up to ``now`` and the whole of last
+    calendar year, so a tier reached this year is kept through the next. Years begin in ``now``'s time
+    zone. The SQL of app/services/tiers.py is built from these periods, so the two cannot disagree.
+    """
+    if window == "lifetime":
+        return (Period(None, True, now, True),)
+    if window == "rolling_12_months":
+        return (Period(add_years(now, -1), False, now, True),)
+    if window == "calendar_year":
+        this_year = datetime(now.year, 1, 1, tzinfo=now.tzinfo)
+        last_year = datetime(now.year - 1, 1, 1, tzinfo=now.tzinfo)
+        return (Period(this_year, True, now, True), Period(last_year, True, this_year, False))
+    raise ValueError(f"unknown tier window {window!r}")
+
+
+def fact_value(metric: TierMetric, value: Decimal | int) -> Decimal:
+    """What one fact adds to the qualifying value: each order counts 1 for ``orders``, else its amount."""
+    return Decimal(1) if metric == "orders" else Decimal(value)
+
+
 def qualifying_value(
     metric: TierMetric,
     window: TierWindow,
@@ -83,32 +123,14 @@ def qualifying_value(
     """The value a member's tier is decided on, never below 0.
 
     ``facts`` are dated contributions, chosen by the caller for the metric:
-    ``points_earned`` → (created_at, points) of every entry whose kind is in ledger.EARNING_KINDS
-    (reversals negative); ``amount_spent`` → (paid_at, eligible amount) of paid orders;
-    ``orders`` → (paid_at, anything) per paid, not cancelled order (each counts 1).
-    Facts after ``now`` are ignored.
-
-    Windows: ``lifetime`` = everything; ``rolling_12_months`` = after the same moment a year before
-    ``now``; ``calendar_year`` = the larger of this calendar year and last calendar year, so a tier
-    reached this year is kept through the next. Pass datetimes in the shop's time zone when year
-    boundaries matter.
+    ``points_earned`` → (occurred_at, points) of every entry whose kind is in ledger.EARNING_KINDS
+    (reversals negative); ``amount_spent`` → (paid_at, eligible amount) of counted orders (paid, not
+    cancelled: orders.EARNING_STATUSES); ``orders`` → (paid_at, anything) per counted order (each
+    counts 1). The window is ``window_periods``; facts after ``now`` are ignored.
     """
-    def value_of(v: Decimal | int) -> Decimal:
-        return Decimal(1) if metric == "orders" else Decimal(v)
-
-    dated = [(at, value_of(v)) for at, v in facts if at <= now]
-    if window == "lifetime":
-        total = sum((v for _, v in dated), Decimal(0))
-    elif window == "rolling_12_months":
-        start = add_years(now, -1)
-        total = sum((v for at, v in dated if at > start), Decimal(0))
-    elif window == "calendar_year":
-        this_year = sum((v for at, v in dated if at.year == now.year), Decimal(0))
-        last_year = sum((v for at, v in dated if at.year == now.year - 1), Decimal(0))
-        total = max(this_year, last_year)
-    else:
-        raise ValueError(f"unknown tier window {window!r}")
-    return max(total, Decimal(0))
+    dated = [(at, fact_value(metric, v)) for at, v in facts]
+    sums = [sum((v for at, v in dated if period.contains(at)), Decimal(0)) for period in window_periods(window, now)]
+    return max(max(sums), Decimal(0))
 
 
 def tier_for(value: Decimal, tiers: Iterable[Tier]) -> Tier | None:

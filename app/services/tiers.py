@@ -14,16 +14,15 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty import tiers as domain
-from app.loyalty.dates import add_years
 from app.loyalty.settings import TIER_METRICS, TIER_WINDOWS, ProgramSettings, TierMetric, TierWindow
 from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcnow
 from app.services import audit
@@ -46,38 +45,34 @@ def tier_rows(shop_id: int) -> list[Tier]:
 # --- qualifying values -----------------------------------------------------------------------------
 
 
-def _window_bounds(window: TierWindow, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """(start exclusive for rolling / inclusive for calendar, start of this year) of a window."""
-    if window == "rolling_12_months":
-        return add_years(now, -1), None
-    if window == "calendar_year":
-        return datetime(now.year - 1, 1, 1, tzinfo=UTC), datetime(now.year, 1, 1, tzinfo=UTC)
-    return None, None
+def _in_period(at: Any, period: domain.Period) -> Any:
+    """The SQL of app.loyalty.tiers.Period.contains, on a date column."""
+    conds = [at <= period.end if period.end_inclusive else at < period.end]
+    if period.start is not None:
+        conds.append(at >= period.start if period.start_inclusive else at > period.start)
+    return and_(*conds)
 
 
-def _facts(metric: TierMetric, window: TierWindow, now: datetime) -> tuple[Any, Any, Any, list[Any]]:
+def _facts(metric: TierMetric) -> tuple[Any, Any, Any, list[Any]]:
     """(member column, dated value, date column, filters) of the metric's facts."""
     if metric == "points_earned":
         return (LedgerEntry.member_id, LedgerEntry.points, LedgerEntry.occurred_at,
                 [LedgerEntry.kind.in_(sorted(rules.EARNING_KINDS))])
     value = Order.eligible_amount if metric == "amount_spent" else case((Order.id.is_not(None), 1), else_=0)
+    # `counted` is set by the order path from the domain's OrderState.earns (paid, not cancelled).
     return Order.member_id, value, Order.paid_at, [Order.counted.is_(True), Order.member_id.is_not(None)]
 
 
 def _windowed_value(metric: TierMetric, window: TierWindow, now: datetime) -> tuple[Any, Any, list[Any]]:
-    """(member column, aggregate expression, filters) for a windowed metric."""
-    member_col, value, at, filters = _facts(metric, window, now)
-    start, this_year = _window_bounds(window, now)
-    filters = [*filters, at <= now]
-    agg: Any
-    if window == "rolling_12_months":
-        filters.append(at > start)
-        agg = func.coalesce(func.sum(value), 0)
-    else:
-        filters.append(at >= start)
-        this = func.coalesce(func.sum(case((at >= this_year, value), else_=0)), 0)
-        last = func.coalesce(func.sum(case((at < this_year, value), else_=0)), 0)
-        agg = func.greatest(this, last) if db.session.get_bind().dialect.name == "postgresql" else func.max(this, last)
+    """(member column, aggregate expression, filters) for a windowed metric, generated from the domain's
+    window_periods: one sum per period, the largest wins (as app.loyalty.tiers.qualifying_value)."""
+    member_col, value, at, filters = _facts(metric)
+    periods = domain.window_periods(window, now)
+    filters = [*filters, or_(*(_in_period(at, p) for p in periods))]
+    sums = [func.coalesce(func.sum(case((_in_period(at, p), value), else_=0)), 0) for p in periods]
+    agg: Any = sums[0]
+    if len(sums) > 1:
+        agg = func.greatest(*sums) if db.session.get_bind().dialect.name == "postgresql" else func.max(*sums)
     return member_col, agg, filters
 
 
