@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,6 +69,73 @@ def tier_handle(name: str) -> str:
 def tier_tag(handle: str) -> str:
     """The Shopify customer tag of a tier."""
     return TIER_TAG_PREFIX + handle
+
+
+MAX_TIER_NAME = 64
+MAX_PERKS = 2000
+MAX_TIER_NUMBER = Decimal("1e12")  # the columns' range (Numeric(18, 4)-ish): larger is a typo, not a tier
+MAX_ENTRY_BONUS = 10**9
+
+
+def _number(raw: object) -> Decimal | None:
+    """A finite decimal from a JSON number or numeric string (floats through repr: 1.1 stays 1.1), else None."""
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        return None
+    try:
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() and abs(number) < MAX_TIER_NUMBER else None
+
+
+def parse_ladder(items: Sequence[object], existing: Mapping[int, Tier]) -> tuple[list[Tier], dict[str, str]]:
+    """The ladder an edit asks for, and its errors keyed ``"<index>"`` / ``"<index>.<field>"`` (empty = valid).
+
+    Each item is a mapping: with the ``id`` of an ``existing`` tier it edits that tier (fields left out keep
+    their value), without one it is a new tier (temporary id ``-(index + 1)``); positions follow the list.
+    Numbers may be JSON numbers or numeric strings; the handle follows the name. The one parser of a tier
+    list: the admin's save, the what-if preview and ``PATCH /api/v1/program`` all read tiers through it.
+    """
+    errors: dict[str, str] = {}
+    out: list[Tier] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            errors[f"{i}"] = "each tier must be an object"
+            continue
+        tid = item.get("id")
+        if tid is not None and (isinstance(tid, bool) or not isinstance(tid, int) or tid not in existing):
+            errors[f"{i}.id"] = "unknown tier"
+            tid = None
+        base = existing.get(tid) if tid is not None else None
+        name = item.get("name", base.name if base else None)
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_TIER_NAME:
+            errors[f"{i}.name"] = f"a tier needs a name of at most {MAX_TIER_NAME} characters"
+            name = ""
+        numbers: dict[str, Decimal] = {}
+        for key, default in (("threshold", base.threshold if base else None),
+                             ("multiplier", base.multiplier if base else Decimal(1))):
+            number = _number(item.get(key, default))
+            if number is None:
+                errors[f"{i}.{key}"] = "must be a number"
+            numbers[key] = number if number is not None else Decimal(1)
+        bonus = item.get("entry_bonus", base.entry_bonus if base else 0)
+        if isinstance(bonus, bool) or not isinstance(bonus, int) or bonus > MAX_ENTRY_BONUS:
+            errors[f"{i}.entry_bonus"] = "must be a whole number of points"
+            bonus = 0
+        perks = item.get("perks", base.perks if base else "")
+        if perks is None:
+            perks = ""
+        if not isinstance(perks, str) or len(perks) > MAX_PERKS:
+            errors[f"{i}.perks"] = f"must be text of at most {MAX_PERKS} characters"
+            perks = ""
+        clean_name = name.strip()
+        out.append(Tier(id=tid if tid is not None else -(i + 1), name=clean_name,
+                        handle=tier_handle(clean_name) if clean_name else f"tier-{i}",
+                        threshold=numbers["threshold"], multiplier=numbers["multiplier"], entry_bonus=bonus,
+                        perks=perks, position=i))
+    for key, message in validate_tiers(out).items():
+        errors.setdefault(key, message)
+    return out, errors
 
 
 # --- qualifying value ------------------------------------------------------------------------------

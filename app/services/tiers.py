@@ -15,7 +15,7 @@ import bisect
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
@@ -236,47 +236,10 @@ def evaluate_shop(shop: Shop, now: datetime | None = None, *, batch: int = 500) 
 # --- editing the ladder ----------------------------------------------------------------------------
 
 
-def _candidate_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]]) -> tuple[list[domain.Tier], dict[str, str]]:
-    """Domain tiers from the admin's list (existing ones keep their id; new ones get negative ids)."""
-    errors: dict[str, str] = {}
-    existing = {t.id: t for t in tier_rows(shop.id)}
-    out: list[domain.Tier] = []
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, Mapping):
-            errors[f"{i}"] = "each tier must be an object"
-            continue
-        tid = spec.get("id")
-        if tid is not None and (isinstance(tid, bool) or not isinstance(tid, int) or tid not in existing):
-            errors[f"{i}.id"] = "no such tier"
-            tid = None
-        name = spec.get("name")
-        if not isinstance(name, str):
-            errors[f"{i}.name"] = "a tier needs a name"
-            name = ""
-        numbers: dict[str, Decimal] = {}
-        for field, default in (("threshold", None), ("multiplier", Decimal(1))):
-            raw = spec.get(field, default)
-            try:
-                if raw is None or isinstance(raw, bool):
-                    raise InvalidOperation
-                number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
-                if not number.is_finite():
-                    raise InvalidOperation
-                numbers[field] = number
-            except (InvalidOperation, ValueError):
-                errors[f"{i}.{field}"] = "must be a number"
-                numbers[field] = Decimal(0)
-        bonus = spec.get("entry_bonus", 0)
-        if isinstance(bonus, bool) or not isinstance(bonus, int):
-            errors[f"{i}.entry_bonus"] = "must be a whole number"
-            bonus = 0
-        handle = spec.get("handle") or domain.tier_handle(name)
-        perks = spec.get("perks") or ""
-        out.append(domain.Tier(id=tid if tid is not None else -(i + 1), name=name.strip()[:64], handle=str(handle)[:64],
-                               threshold=numbers["threshold"], multiplier=numbers["multiplier"], entry_bonus=bonus,
-                               perks=str(perks), position=i))
-    errors.update(domain.validate_tiers(out))
-    return out, errors
+def candidate_ladder(shop: Shop, specs: Sequence[object]) -> tuple[list[domain.Tier], dict[str, str]]:
+    """The edited ladder as domain tiers (app.loyalty.tiers.parse_ladder against the shop's tiers) and its errors."""
+    existing = {t.id: domain_tier(t) for t in tier_rows(shop.id)}
+    return domain.parse_ladder(specs, existing)
 
 
 def preview(shop: Shop, specs: Sequence[Mapping[str, Any]], *, metric: TierMetric | None = None,
@@ -286,7 +249,7 @@ def preview(shop: Shop, specs: Sequence[Mapping[str, Any]], *, metric: TierMetri
 
     Answers {"moves_up", "moves_down", "unchanged", "by_tier": {tier id | None: members}}; new tiers
     (no "id" in `specs`) are counted under -(their index + 1)."""
-    candidate, errors = _candidate_tiers(shop, specs)
+    candidate, errors = candidate_ladder(shop, specs)
     if metric is not None and metric not in TIER_METRICS:
         errors["tier_metric"] = "must be one of " + ", ".join(TIER_METRICS)
     if window is not None and window not in TIER_WINDOWS:
@@ -306,13 +269,27 @@ def preview(shop: Shop, specs: Sequence[Mapping[str, Any]], *, metric: TierMetri
 
 def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "system",
                now: datetime | None = None) -> list[Tier]:
-    """Replaces the ladder: edits keep their id, new tiers are added, missing ones removed (their
-    members move to the tier their value reaches, recorded as `tier_removed`). Commits, then asks for
-    an evaluation of the shop's members (upgrades that the edit makes due)."""
+    """The admin's save of the ladder: parse, `stage_ladder`, audit, commit, then ask for an evaluation of the
+    shop's members (upgrades that the edit makes due)."""
     now = now or utcnow()
-    candidate, errors = _candidate_tiers(shop, specs)
+    candidate, errors = candidate_ladder(shop, specs)
     if errors:
         raise Invalid("the tiers are not valid", fields=errors)
+    rows, removed = stage_ladder(shop, candidate, now)
+    audit.record(shop, actor, "tiers_saved", target_type="shop", target_id=shop.id,
+                 details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
+                                     "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
+                          "removed": removed})
+    db.session.commit()
+    ladder_saved(shop)
+    return rows
+
+
+def stage_ladder(shop: Shop, candidate: Sequence[domain.Tier], now: datetime) -> tuple[list[Tier], list[int]]:
+    """Writes a validated ladder (from `candidate_ladder`) without committing: the one code path that writes
+    tiers. Edits keep their id, new tiers are added, missing ones removed: their members move at once to the
+    tier their value reaches, each move recorded as `tier_removed` (loyalty-rules.md: every tier change is
+    recorded with its reason). Answers (rows lowest first, removed ids). Call `ladder_saved` after the commit."""
     existing = {t.id: t for t in tier_rows(shop.id)}
     kept = {t.id for t in candidate if t.id > 0}
     removed = [t for tid, t in existing.items() if tid not in kept]
@@ -331,9 +308,9 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
         row.updated_at = now
         rows.append(row)
     db.session.flush()
+    ladder = sorted(rows, key=lambda t: (Decimal(t.threshold), t.position, t.id))
     if removed:
         settings = settings_for(shop)
-        ladder = sorted(rows, key=lambda t: (Decimal(t.threshold), t.position, t.id))
         ladder_domain = [domain_tier(t) for t in ladder]
         removed_ids = [t.id for t in removed]
         affected = db.session.execute(select(Member.id).where(Member.tier_id.in_(removed_ids))).scalars().all()
@@ -346,13 +323,12 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
         for t in removed:
             db.session.delete(t)
     touch(shop)
-    audit.record(shop, actor, "tiers_saved", target_type="shop", target_id=shop.id,
-                 details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
-                                     "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
-                          "removed": [t.id for t in removed]})
-    db.session.commit()
+    return ladder, [t.id for t in removed]
+
+
+def ladder_saved(shop: Shop) -> None:
+    """After a committed ladder edit: the daily evaluation runs for the shop now (upgrades the edit made due)."""
     _request_evaluation(shop)
-    return sorted(rows, key=lambda t: (Decimal(t.threshold), t.position, t.id))
 
 
 def _request_evaluation(shop: Shop) -> None:
