@@ -1,8 +1,9 @@
 """Birthdays (set by the member, changeable once per 12 months, awarded on the day once a year) and
 account anniversaries (the day the member joined the program; off unless anniversary_points > 0).
 
-The daily job awards in UTC days. A 29 February birthday or join date is celebrated on 28 February in
-other years. Each award's key names the customer and the year, so a re-run of the day is a no-op.
+The daily job awards in UTC days. Which day is a birthday or an anniversary is app.loyalty.actions'
+(birthday_due, anniversary_due: a 29 February is celebrated on 28 February in other years); SQL only
+pre-selects. Each award's key names the customer and the year, so a re-run of the day is a no-op.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from sqlalchemy import Integer, and_, cast, extract, func, or_, select
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.actions import anniversary_due
+from app.loyalty.actions import anniversary_due, birthday_due
+from app.loyalty.dates import days_observed_on
 from app.models import Member, Shop, utcnow
 from app.services import tiers
 from app.services.ledger import lock_member, post_entry
@@ -28,12 +30,19 @@ __all__ = ["BirthdayChangeRefused", "award_anniversaries_for", "award_birthdays_
 
 
 def _day_matches(month_col: Any, day_col: Any, today: date) -> Any:
-    """(month, day) is observed today: 29 Feb counts on 28 Feb in a non-leap year."""
-    cond = and_(month_col == today.month, day_col == today.day)
-    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
-    if today.month == 2 and today.day == 28 and not leap:
-        cond = or_(cond, and_(month_col == 2, day_col == 29))
-    return cond
+    """The SQL pre-selection of a yearly day, generated from app.loyalty.dates.days_observed_on (the rule's
+    own calendar: 29 Feb counts on 28 Feb in a non-leap year); the domain's *_due decides each row."""
+    return or_(*(and_(month_col == m, day_col == d) for m, d in days_observed_on(today)))
+
+
+def birthdays_due_ids(shop_id: int, today: date) -> list[int]:
+    """Ids of the shop's members whose birthday is `today` (app.loyalty.actions.birthday_due), in id order."""
+    rows = db.session.execute(
+        select(Member.id, Member.birthday_month, Member.birthday_day).where(
+            Member.shop_id == shop_id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
+            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),
+        ).order_by(Member.id))
+    return [mid for mid, month, day in rows if birthday_due(month, day, today)]
 
 
 def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
@@ -41,12 +50,7 @@ def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     if not settings.enabled or settings.birthday_points <= 0:
         return 0
     today = now.date()
-    ids = list(db.session.execute(
-        select(Member.id).where(
-            Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
-            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),
-        ).order_by(Member.id)
-    ).scalars())
+    ids = birthdays_due_ids(shop.id, today)
     awarded = 0
     for i, mid in enumerate(ids, 1):
         member = lock_member(mid)
