@@ -42,7 +42,7 @@ def birthdays_due_ids(shop_id: int, today: date) -> list[int]:
             Member.shop_id == shop_id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
             Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),
         ).order_by(Member.id))
-    return [mid for mid, month, day in rows if birthday_due(month, day, today)]
+    return [mid for mid, month, day in rows if month and day and birthday_due(month, day, today)]
 
 
 def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
