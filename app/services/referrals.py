@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.money import floor_money
+from app.loyalty.orders import EARNING_STATUSES
 from app.loyalty.referrals import (
     Party,
     Signal,
@@ -39,7 +40,7 @@ from app.services.rewards import CLOCK_SKEW
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
 FRIEND_CODE_PREFIX = "FRIEND-"
-PAID_STATUSES = ("paid", "partially_refunded")
+PAID_STATUSES = tuple(sorted(EARNING_STATUSES))  # the rule's one list: only these earn (app.loyalty.orders)
 
 _FRIEND_DISCOUNT = (
     "mutation RegularsFriendCode($basicCodeDiscount: DiscountCodeBasicInput!) {"

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.loyalty import ledger as rules
+from app.loyalty.orders import EARNING_STATUSES
 from app.loyalty.rewards import (
     REWARD_TYPES,
     DiscountRequest,
@@ -45,7 +46,7 @@ SHOPIFY_ATTEMPTS = 3
 IN_FLIGHT_WAIT_SECONDS = 10.0
 # A redemption still pending after this long was interrupted (worker died): the sweeper settles it.
 STALE_PENDING_AFTER = timedelta(minutes=5)
-PAID_STATUSES = ("paid", "partially_refunded")
+PAID_STATUSES = tuple(sorted(EARNING_STATUSES))  # the rule's one list: only these earn (app.loyalty.orders)
 # Codes start this much before our clock: Shopify's clock may be behind ours, and a code that is still
 # "scheduled" there would be refused at the checkout the shopper goes to at once.
 CLOCK_SKEW = timedelta(minutes=1)
