@@ -73,7 +73,8 @@ def tier_tag(handle: str) -> str:
 
 MAX_TIER_NAME = 64
 MAX_PERKS = 2000
-MAX_TIER_NUMBER = Decimal("1e12")  # the columns' range (Numeric(18, 4)-ish): larger is a typo, not a tier
+MAX_TIER_NUMBER = Decimal("1e12")  # the threshold column's range (Numeric(14, 2)): larger is a typo, not a tier
+MAX_MULTIPLIER = Decimal("1000")  # the multiplier column's range (Numeric(6, 3))
 MAX_ENTRY_BONUS = 10**9
 
 
@@ -98,6 +99,7 @@ def parse_ladder(items: Sequence[object], existing: Mapping[int, Tier]) -> tuple
     """
     errors: dict[str, str] = {}
     out: list[Tier] = []
+    where: list[int] = []  # out[k] is items[where[k]]: a non-object item has no tier
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             errors[f"{i}"] = "each tier must be an object"
@@ -117,7 +119,10 @@ def parse_ladder(items: Sequence[object], existing: Mapping[int, Tier]) -> tuple
             number = _number(item.get(key, default))
             if number is None:
                 errors[f"{i}.{key}"] = "must be a number"
-            numbers[key] = number if number is not None else Decimal(1)
+            elif key == "multiplier" and number >= MAX_MULTIPLIER:
+                errors[f"{i}.{key}"] = f"must be below {MAX_MULTIPLIER}"
+            # A placeholder for a bad number that cannot collide with another tier's threshold.
+            numbers[key] = number if number is not None else Decimal(-(i + 1) if key == "threshold" else 1)
         bonus = item.get("entry_bonus", base.entry_bonus if base else 0)
         if isinstance(bonus, bool) or not isinstance(bonus, int) or bonus > MAX_ENTRY_BONUS:
             errors[f"{i}.entry_bonus"] = "must be a whole number of points"
@@ -129,12 +134,14 @@ def parse_ladder(items: Sequence[object], existing: Mapping[int, Tier]) -> tuple
             errors[f"{i}.perks"] = f"must be text of at most {MAX_PERKS} characters"
             perks = ""
         clean_name = name.strip()
+        where.append(i)
         out.append(Tier(id=tid if tid is not None else -(i + 1), name=clean_name,
                         handle=tier_handle(clean_name) if clean_name else f"tier-{i}",
                         threshold=numbers["threshold"], multiplier=numbers["multiplier"], entry_bonus=bonus,
                         perks=perks, position=i))
     for key, message in validate_tiers(out).items():
-        errors.setdefault(key, message)
+        k, _, field_name = key.partition(".")
+        errors.setdefault(f"{where[int(k)]}.{field_name}" if field_name else key, message)
     return out, errors
 
 
