@@ -178,13 +178,6 @@ def _program_rows_changed(session: Session, _context: Any, _instances: Any) -> N
                 touch(shop)
 
 
-def forget_catalogue(shop_id: int | None = None) -> None:
-    if shop_id is None:
-        _catalogue_cache.clear()
-    else:
-        _catalogue_cache.pop(shop_id, None)
-
-
 def tier_rule(row: Any) -> TierRule:
     return TierRule(
         id=row.id, name=row.name, handle=row.handle, threshold=Decimal(row.threshold),

@@ -587,13 +587,6 @@ def expire_codes(now: datetime | None = None) -> int:
     return count
 
 
-def member_codes(member: Member) -> list[Redemption]:
-    """The member's redemptions, newest first (the widget shows codes still to use first by status)."""
-    return list(db.session.execute(
-        select(Redemption).where(Redemption.member_id == member.id).order_by(Redemption.id.desc())
-    ).scalars())
-
-
 # Reward types an automation may give away as a one-use code (variable needs points chosen, store credit no code).
 GIFTABLE_TYPES = frozenset({"fixed_amount", "percentage", "free_shipping", "free_product"})
 

@@ -353,11 +353,3 @@ def evaluate_all(now: datetime | None = None) -> dict[str, int]:
             db.session.rollback()
             log.exception("tier evaluation failed for %s", shop.domain)
     return totals
-
-
-def members_by_tier(shop_id: int) -> dict[int | None, int]:
-    rows = db.session.execute(
-        select(Member.tier_id, func.count()).where(Member.shop_id == shop_id, Member.enrolled_at.is_not(None),
-                                                   Member.deleted_at.is_(None)).group_by(Member.tier_id))
-    return {tid: int(n) for tid, n in rows}
-
