@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 
 from app.extensions import db
 from app.loyalty import ledger as rules
@@ -68,12 +68,22 @@ def _windowed_value(metric: TierMetric, window: TierWindow, now: datetime) -> tu
     window_periods: one sum per period, the largest wins (as app.loyalty.tiers.qualifying_value)."""
     member_col, value, at, filters = _facts(metric)
     periods = domain.window_periods(window, now)
-    filters = [*filters, or_(*(_in_period(at, p) for p in periods))]
+    if len(periods) == 1:
+        return member_col, func.coalesce(func.sum(value), 0), [*filters, _in_period(at, periods[0])]
+    # The rows of every period (a superset is enough: each sum keeps only its own period's rows).
+    filters = [*filters, _in_period(at, _hull(periods))]
     sums = [func.coalesce(func.sum(case((_in_period(at, p), value), else_=0)), 0) for p in periods]
-    agg: Any = sums[0]
-    if len(sums) > 1:
-        agg = func.greatest(*sums) if db.session.get_bind().dialect.name == "postgresql" else func.max(*sums)
+    agg = func.greatest(*sums) if db.session.get_bind().dialect.name == "postgresql" else func.max(*sums)
     return member_col, agg, filters
+
+
+def _hull(periods: Sequence[domain.Period]) -> domain.Period:
+    """The smallest period holding all of `periods`."""
+    starts = [p for p in periods if p.start is not None]
+    first = min(starts, key=lambda p: (p.start, not p.start_inclusive)) if len(starts) == len(periods) else None
+    last = max(periods, key=lambda p: (p.end, p.end_inclusive))
+    return domain.Period(first.start if first else None, first.start_inclusive if first else True,
+                         last.end, last.end_inclusive)
 
 
 def qualifying_value_of(member: Member, metric: TierMetric, window: TierWindow, now: datetime) -> Decimal:
