@@ -9,7 +9,7 @@ pre-selects. Each award's key names the customer and the year, so a re-run of th
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, cast, extract, func, or_, select
@@ -69,27 +69,29 @@ def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     return awarded
 
 
+def anniversaries_due(shop_id: int, today: date) -> list[tuple[int, int]]:
+    """(member id, years completed) of the shop's members whose account anniversary is `today`
+    (app.loyalty.actions.anniversary_due decides; the SQL only pre-selects the day), in id order.
+    PostgreSQL only (the join day is read in UTC with timezone())."""
+    joined = func.timezone("UTC", Member.enrolled_at)
+    month, day = cast(extract("month", joined), Integer), cast(extract("day", joined), Integer)
+    rows = db.session.execute(
+        select(Member.id, Member.enrolled_at).where(
+            Member.shop_id == shop_id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
+            _day_matches(month, day, today),
+        ).order_by(Member.id))
+    due = ((mid, anniversary_due(enrolled.astimezone(UTC).date(), today)) for mid, enrolled in rows if enrolled)
+    return [(mid, years) for mid, years in due if years is not None]
+
+
 def award_anniversaries_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     settings = settings_for(shop)
     if not settings.enabled or settings.anniversary_points <= 0:
         return 0
     today = now.date()
-    joined = func.timezone("UTC", Member.enrolled_at)
-    month, day = cast(extract("month", joined), Integer), cast(extract("day", joined), Integer)
-    ids = list(db.session.execute(
-        select(Member.id).where(
-            Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
-            Member.enrolled_at < datetime(today.year, 1, 1, tzinfo=now.tzinfo),
-            _day_matches(month, day, today),
-        ).order_by(Member.id)
-    ).scalars())
     awarded = 0
-    for i, mid in enumerate(ids, 1):
+    for i, (mid, years) in enumerate(anniversaries_due(shop.id, today), 1):
         member = lock_member(mid)
-        assert member.enrolled_at is not None
-        years = anniversary_due(member.enrolled_at.date(), today)
-        if years is None:
-            continue
         _, created = post_entry(
             member, points=settings.anniversary_points, kind=rules.ANNIVERSARY, source=rules.SOURCE_ACTION,
             idempotency_key=rules.anniversary_key(member.customer_id, today.year), source_id=str(today.year),

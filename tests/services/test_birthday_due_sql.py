@@ -1,5 +1,6 @@
 """The birthday-due selection (SQL pre-filter + app.loyalty.actions.birthday_due) picks exactly the members
-the rule names, on random birthdays and days, on PostgreSQL and SQLite; 28/29 February are drawn often."""
+the rule names, on random birthdays and days, on PostgreSQL and SQLite; 28/29 February are drawn often.
+Likewise the anniversaries (PostgreSQL: the join day is read with timezone())."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from hypothesis import strategies as st
 
 from app import create_app
 from app.extensions import db
-from app.loyalty.actions import birthday_due, validate_birthday
+from app.loyalty.actions import anniversary_due, birthday_due, validate_birthday
 from app.loyalty.dates import days_observed_on
 from app.models import Member, Shop, utcnow
-from app.services.birthdays import birthdays_due_ids
+from app.services.birthdays import anniversaries_due, birthdays_due_ids
 from tests.conftest import make_config
 
 _ids = itertools.count(8_000_000_000_000_000)
@@ -35,7 +36,7 @@ days = st.one_of(
 )
 
 
-def _check(birthdays_of_members: list[tuple[int, int]], today: date) -> None:
+def _shop_id() -> int:
     shop_id = db.session.query(Shop.id).filter_by(domain=SHOP).scalar()
     if shop_id is None:
         shop = Shop(domain=SHOP, settings={}, installed_at=utcnow(), access_token="tok", created_at=utcnow(),
@@ -43,6 +44,11 @@ def _check(birthdays_of_members: list[tuple[int, int]], today: date) -> None:
         db.session.add(shop)
         db.session.commit()
         shop_id = shop.id
+    return int(shop_id)
+
+
+def _check(birthdays_of_members: list[tuple[int, int]], today: date) -> None:
+    shop_id = _shop_id()
     db.session.query(Member).filter_by(shop_id=shop_id).delete()
     members = [Member(shop_id=shop_id, customer_id=next(_ids), birthday_month=m, birthday_day=d,
                       enrolled_at=datetime(2020, 1, 1, tzinfo=UTC), created_at=utcnow(), updated_at=utcnow())
@@ -84,3 +90,27 @@ def test_birthday_selection_is_the_rule_on_sqlite(sqlite_app: Any, members: Any,
 def test_the_days_sql_preselects_are_exactly_the_days_the_rule_observes(today: date) -> None:
     every_day = [(m, d) for m in range(1, 13) for d in range(1, 32) if validate_birthday(m, d) is None]
     assert sorted(days_observed_on(today)) == [md for md in every_day if birthday_due(*md, today)]
+
+
+joins = st.one_of(
+    st.sampled_from([datetime(2024, 2, 29, 23, 30, tzinfo=UTC), datetime(2025, 2, 28, 0, 0, tzinfo=UTC),
+                     datetime(2026, 1, 1, 0, 0, tzinfo=UTC), datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)]),
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
+)
+
+
+@pytest.mark.postgres
+@_settings
+@given(joined=st.lists(joins, max_size=10), today=days)
+def test_anniversary_selection_is_the_rule_on_postgresql(pg_app: Any, joined: list[datetime], today: date) -> None:
+    """The daily job's anniversaries (SQL pre-selection of the day, then app.loyalty.actions.anniversary_due)
+    are exactly the members the rule names, with the years it counts."""
+    with pg_app.app_context():
+        shop_id = _shop_id()
+        db.session.query(Member).filter_by(shop_id=shop_id).delete()
+        members = [Member(shop_id=shop_id, customer_id=next(_ids), enrolled_at=at, created_at=utcnow(),
+                          updated_at=utcnow()) for at in joined]
+        db.session.add_all(members)
+        db.session.commit()
+        expected = [(m.id, anniversary_due(at.date(), today)) for m, at in zip(members, joined, strict=True)]
+        assert anniversaries_due(shop_id, today) == sorted((mid, y) for mid, y in expected if y is not None)
