@@ -39,7 +39,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logs.configure(cfg.production)
     error_reporting.init_app(app)
 
-    from app import db_setup, ext, inputs, jobs, metrics, shopify, webhooks
+    from app import db_setup, ext, i18n, inputs, jobs, metrics, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
@@ -48,6 +48,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.jobs.events import init_app as events_init
 
     inputs.init_app(app)
+    i18n.init_app(app)
     db_setup.init_app(app)
     shopify.init_app(app)
     jobs.init_app(app)

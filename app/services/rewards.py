@@ -123,7 +123,8 @@ def request_writeback() -> None:
 
 
 def list_rewards(shop: Shop, *, active_only: bool = False) -> list[Reward]:
-    q = select(Reward).where(Reward.shop_id == shop.id)
+    """The shop's rewards not deleted (switched on only, with `active_only`: what shoppers may see)."""
+    q = select(Reward).where(Reward.shop_id == shop.id, Reward.deleted_at.is_(None))
     if active_only:
         q = q.where(Reward.active.is_(True))
     return list(db.session.execute(q.order_by(Reward.position, Reward.id)).scalars())
@@ -134,8 +135,9 @@ def get_reward(shop: Shop, reward_id: Any) -> Reward:
         rid = int(reward_id)
     except (TypeError, ValueError):
         raise RewardNotFound(str(reward_id)) from None
-    reward = db.session.get(Reward, rid)
-    if reward is None or reward.shop_id != shop.id:
+    reward = db.session.get(Reward, rid) if 0 < rid < 2**63 else None
+    # A deleted reward is gone for every edit and redemption; its redemptions keep its name.
+    if reward is None or reward.shop_id != shop.id or reward.deleted_at is not None:
         raise RewardNotFound(str(reward_id))
     return reward
 
@@ -304,10 +306,13 @@ def stage_reward(shop: Shop, data: dict[str, Any], actor: str, reward_id: int | 
 
 
 def delete_reward(shop: Shop, reward_id: int, actor: str) -> Reward:
-    """Deactivates (past redemptions keep pointing at it). Commits."""
+    """Soft-deletes: switched off and marked deleted, so it leaves every list (admin, widget, API) while
+    past redemptions keep pointing at it and keep its name. Commits."""
     reward = get_reward(shop, reward_id)
     reward.active = False
-    audit.record(shop, actor, "reward.deactivated", target_type="reward", target_id=reward.id)
+    reward.deleted_at = utcnow()
+    audit.record(shop, actor, "reward.deleted", target_type="reward", target_id=reward.id,
+                 details={"name": reward.name, "points_cost": reward.points_cost})
     db.session.commit()
     return reward
 

@@ -286,7 +286,7 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
     if errors:
         raise Invalid("the tiers are not valid", fields=errors)
     rows, removed = stage_ladder(shop, candidate, now)
-    audit.record(shop, actor, "tiers_saved", target_type="shop", target_id=shop.id,
+    audit.record(shop, actor, "tiers.saved", target_type="shop", target_id=shop.id,
                  details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
                                      "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
                           "removed": removed})
