@@ -17,8 +17,7 @@ from app.loyalty.referrals import referral_url
 from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
 from app.models import LedgerEntry, Member, Order, Redemption, Shop, utcnow
-from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
-from app.services.program import settings_for
+from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for, settings_for
 from app.services.tiers import qualifying_value_of
 
 HISTORY_LINES = 20

@@ -26,8 +26,9 @@ from app.loyalty import tiers as domain
 from app.loyalty.settings import TIER_METRICS, TIER_WINDOWS, ProgramSettings, TierMetric, TierWindow
 from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcnow
 from app.services import audit
+from app.services.catalogue import catalogue, settings_for, tier_rule, touch
 from app.services.ledger import emit_event, lock_member, post_entry
-from app.services.program import Invalid, catalogue, settings_for, tier_rule, touch
+from app.services.program import Invalid
 
 log = logging.getLogger(__name__)
 
