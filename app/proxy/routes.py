@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from sqlalchemy import select
 
 from app.extensions import db
 from app.i18n import Translator, translator, use_locale
@@ -20,8 +19,19 @@ from app.loyalty.actions import validate_birthday
 from app.loyalty.referrals import is_referral_code, normalize_code
 from app.models import Member, Shop
 from app.proxy import auth
-from app.proxy.requests import run_once
 from app.services import member_view
+from app.services.actions import ActionRefused, award_action, claimable_action
+from app.services.members import BirthdayChangeRefused, enroll, set_birthday
+from app.services.program import EngineError
+from app.services.proxy_requests import run_once
+from app.services.referrals import (
+    FriendCodeFailed,
+    UnknownReferralCode,
+    create_friend_code,
+    ensure_code,
+    find_advocate,
+)
+from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, redeem
 from app.shopify import current_shopify
 
 log = logging.getLogger(__name__)
@@ -152,8 +162,6 @@ def _member_of(caller: auth.ProxyCaller) -> Member | None:
     if member_view.is_member(member) and member is not None and not member.referral_code:
         # Members from before referral codes existed get theirs on first sight of the widget.
         try:
-            from app.services.referrals import ensure_code
-
             ensure_code(member)
         except Exception:  # the widget still renders without a link
             db.session.rollback()
@@ -204,8 +212,6 @@ def _post(action: str, work: Any) -> Response:
 def _refusals_shown(work: Any, caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
     """A refusal of the services (a customer deleted in Shopify joining, …) is shown in the widget with its
     status, like the refusals each action names itself, never a 5xx."""
-    from app.services.program import EngineError
-
     try:
         result: dict[str, Any] = work(caller, key)
     except EngineError as exc:
@@ -221,8 +227,6 @@ def _require_member(caller: auth.ProxyCaller) -> Member | None:
 
 
 def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.members import enroll
-
     assert caller.customer_id is not None
     # Enrolment is once per member by itself; the sign-up bonus key is the customer's.
     enroll(caller.shop, caller.customer_id, how="widget")
@@ -230,8 +234,6 @@ def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
 
 
 def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, redeem
-
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
@@ -253,8 +255,6 @@ def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
 
 
 def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.members import BirthdayChangeRefused, set_birthday
-
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
@@ -270,18 +270,12 @@ def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
 
 
 def _action(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.models import CustomAction
-    from app.services.actions import ActionRefused, award_action
-
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
     action_key = request.form.get("action", "")
-    action = db.session.execute(select(CustomAction).where(
-        CustomAction.shop_id == caller.shop.id, CustomAction.key == action_key, CustomAction.active.is_(True),
-    )).scalar_one_or_none()
-    if action is None or not action.honour_system:
-        # Only honour-system actions can be claimed by the shopper; the rest are awarded by the store.
+    action = claimable_action(caller.shop, action_key)
+    if action is None:
         return _outcome("error", "error_generic", 403)
     try:
         award_action(caller.shop, member, action.key, idempotency_key=f"widget:{key}", via="widget")
@@ -316,8 +310,7 @@ def claim_action() -> Response:
 def _advocate(shop: Shop, code: str) -> Member | None:
     if not is_referral_code(code):
         return None
-    member = db.session.execute(select(Member).where(
-        Member.shop_id == shop.id, Member.referral_code == code)).scalar_one_or_none()
+    member = find_advocate(shop, code)
     return member if member_view.is_member(member) else None
 
 
@@ -355,8 +348,6 @@ def referral_claim(code: str) -> Response:
         return _landing(caller, normalized, known=False)
     if not _EMAIL.match(email) or len(email) > 320:
         return _landing(caller, normalized, known=True, error="landing_invalid_email", email=email, status=422)
-    from app.services.referrals import FriendCodeFailed, UnknownReferralCode, create_friend_code
-
     try:
         referral = create_friend_code(caller.shop, normalized, email)
     except UnknownReferralCode:

@@ -25,7 +25,7 @@ from app.loyalty import ledger as rules
 from app.loyalty import tiers as domain
 from app.loyalty.settings import TIER_METRICS, TIER_WINDOWS, ProgramSettings, TierMetric, TierWindow
 from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcnow
-from app.services import audit
+from app.services import audit, work
 from app.services.catalogue import catalogue, settings_for, tier_rule, touch
 from app.services.ledger import emit_event, lock_member, post_entry
 from app.services.program import Invalid
@@ -343,10 +343,7 @@ def ladder_saved(shop: Shop) -> None:
 
 
 def _request_evaluation(shop: Shop) -> None:
-    from app.jobs import current_jobs
-    from app.jobs.schedule import evaluate_shop_tiers
-
-    current_jobs().enqueue("bulk", evaluate_shop_tiers, shop.id, job_id=f"tiers-{shop.id}-{int(utcnow().timestamp())}")
+    work.request("evaluate-shop-tiers", shop.id, job_id=f"tiers-{shop.id}-{int(utcnow().timestamp())}")
 
 
 def evaluate_all(now: datetime | None = None) -> dict[str, int]:

@@ -117,7 +117,7 @@ def test_a_redemption_whose_outcome_was_not_recorded_answers_its_code_on_retry(l
     from datetime import timedelta
 
     from app.models import utcnow
-    from app.proxy.requests import ABANDONED_AFTER, proxy_requests
+    from app.services.proxy_requests import ABANDONED_AFTER, proxy_requests
 
     client, seeded = live
     page = client.get(proxy_url("widget", seeded.customer_id)).get_data(as_text=True)
