@@ -26,3 +26,10 @@ def observed_day(month: int, day: int, year: int) -> date:
     if month == 2 and day == 29 and not calendar.isleap(year):
         day = 28
     return date(year, month, day)
+
+
+def days_observed_on(today: date) -> tuple[tuple[int, int], ...]:
+    """Every yearly (month, day) whose ``observed_day`` in ``today``'s year is ``today``: the day itself, and
+    Feb 29 on Feb 28 of a non-leap year. Lets SQL pre-select the rows of a yearly day from this one rule."""
+    candidates = ((today.month, today.day), (2, 29))
+    return tuple(dict.fromkeys(md for md in candidates if observed_day(md[0], md[1], today.year) == today))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -71,7 +71,121 @@ def tier_tag(handle: str) -> str:
     return TIER_TAG_PREFIX + handle
 
 
+MAX_TIER_NAME = 64
+MAX_PERKS = 2000
+MAX_TIER_NUMBER = Decimal("1e12")  # the threshold column's range (Numeric(14, 2)): larger is a typo, not a tier
+MAX_MULTIPLIER = Decimal("1000")  # the multiplier column's range (Numeric(6, 3))
+MAX_ENTRY_BONUS = 10**9
+
+
+def _number(raw: object) -> Decimal | None:
+    """A finite decimal from a JSON number or numeric string (floats through repr: 1.1 stays 1.1), else None."""
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        return None
+    try:
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() and abs(number) < MAX_TIER_NUMBER else None
+
+
+def parse_ladder(items: Sequence[object], existing: Mapping[int, Tier]) -> tuple[list[Tier], dict[str, str]]:
+    """The ladder an edit asks for, and its errors keyed ``"<index>"`` / ``"<index>.<field>"`` (empty = valid).
+
+    Each item is a mapping: with the ``id`` of an ``existing`` tier it edits that tier (fields left out keep
+    their value), without one it is a new tier (temporary id ``-(index + 1)``); positions follow the list.
+    Numbers may be JSON numbers or numeric strings; the handle follows the name. The one parser of a tier
+    list: the admin's save, the what-if preview and ``PATCH /api/v1/program`` all read tiers through it.
+    """
+    errors: dict[str, str] = {}
+    out: list[Tier] = []
+    where: list[int] = []  # out[k] is items[where[k]]: a non-object item has no tier
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            errors[f"{i}"] = "each tier must be an object"
+            continue
+        tid = item.get("id")
+        if tid is not None and (isinstance(tid, bool) or not isinstance(tid, int) or tid not in existing):
+            errors[f"{i}.id"] = "unknown tier"
+            tid = None
+        base = existing.get(tid) if tid is not None else None
+        name = item.get("name", base.name if base else None)
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_TIER_NAME:
+            errors[f"{i}.name"] = f"a tier needs a name of at most {MAX_TIER_NAME} characters"
+            name = ""
+        numbers: dict[str, Decimal] = {}
+        for key, default in (("threshold", base.threshold if base else None),
+                             ("multiplier", base.multiplier if base else Decimal(1))):
+            number = _number(item.get(key, default))
+            if number is None:
+                errors[f"{i}.{key}"] = "must be a number"
+            elif key == "multiplier" and number >= MAX_MULTIPLIER:
+                errors[f"{i}.{key}"] = f"must be below {MAX_MULTIPLIER}"
+            # A placeholder for a bad number that cannot collide with another tier's threshold.
+            numbers[key] = number if number is not None else Decimal(-(i + 1) if key == "threshold" else 1)
+        bonus = item.get("entry_bonus", base.entry_bonus if base else 0)
+        if isinstance(bonus, bool) or not isinstance(bonus, int) or bonus > MAX_ENTRY_BONUS:
+            errors[f"{i}.entry_bonus"] = "must be a whole number of points"
+            bonus = 0
+        perks = item.get("perks", base.perks if base else "")
+        if perks is None:
+            perks = ""
+        if not isinstance(perks, str) or len(perks) > MAX_PERKS:
+            errors[f"{i}.perks"] = f"must be text of at most {MAX_PERKS} characters"
+            perks = ""
+        clean_name = name.strip()
+        where.append(i)
+        out.append(Tier(id=tid if tid is not None else -(i + 1), name=clean_name,
+                        handle=tier_handle(clean_name) if clean_name else f"tier-{i}",
+                        threshold=numbers["threshold"], multiplier=numbers["multiplier"], entry_bonus=bonus,
+                        perks=perks, position=i))
+    for key, message in validate_tiers(out).items():
+        k, _, field_name = key.partition(".")
+        errors.setdefault(f"{where[int(k)]}.{field_name}" if field_name else key, message)
+    return out, errors
+
+
 # --- qualifying value ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A stretch of time a tier window sums: facts dated from ``start`` (after it when not
+    ``start_inclusive``; no start = since ever) up to ``end`` (included when ``end_inclusive``)."""
+
+    start: datetime | None
+    start_inclusive: bool
+    end: datetime
+    end_inclusive: bool
+
+    def contains(self, at: datetime) -> bool:
+        if self.start is not None and (at < self.start or (at == self.start and not self.start_inclusive)):
+            return False
+        return at <= self.end if self.end_inclusive else at < self.end
+
+
+def window_periods(window: TierWindow, now: datetime) -> tuple[Period, ...]:
+    """The rule of the tier window, as the periods whose sums it compares (the value is the largest).
+
+    ``lifetime`` = everything up to ``now``; ``rolling_12_months`` = after the same moment a year before
+    ``now``, up to ``now``; ``calendar_year`` = this calendar year up to ``now`` and the whole of last
+    calendar year, so a tier reached this year is kept through the next. Years begin in ``now``'s time
+    zone. The SQL of app/services/tiers.py is built from these periods, so the two cannot disagree.
+    """
+    if window == "lifetime":
+        return (Period(None, True, now, True),)
+    if window == "rolling_12_months":
+        return (Period(add_years(now, -1), False, now, True),)
+    if window == "calendar_year":
+        this_year = datetime(now.year, 1, 1, tzinfo=now.tzinfo)
+        last_year = datetime(now.year - 1, 1, 1, tzinfo=now.tzinfo)
+        return (Period(this_year, True, now, True), Period(last_year, True, this_year, False))
+    raise ValueError(f"unknown tier window {window!r}")
+
+
+def fact_value(metric: TierMetric, value: Decimal | int) -> Decimal:
+    """What one fact adds to the qualifying value: each order counts 1 for ``orders``, else its amount."""
+    return Decimal(1) if metric == "orders" else Decimal(value)
 
 
 def qualifying_value(
@@ -83,32 +197,14 @@ def qualifying_value(
     """The value a member's tier is decided on, never below 0.
 
     ``facts`` are dated contributions, chosen by the caller for the metric:
-    ``points_earned`` → (created_at, points) of every entry whose kind is in ledger.EARNING_KINDS
-    (reversals negative); ``amount_spent`` → (paid_at, eligible amount) of paid orders;
-    ``orders`` → (paid_at, anything) per paid, not cancelled order (each counts 1).
-    Facts after ``now`` are ignored.
-
-    Windows: ``lifetime`` = everything; ``rolling_12_months`` = after the same moment a year before
-    ``now``; ``calendar_year`` = the larger of this calendar year and last calendar year, so a tier
-    reached this year is kept through the next. Pass datetimes in the shop's time zone when year
-    boundaries matter.
+    ``points_earned`` → (occurred_at, points) of every entry whose kind is in ledger.EARNING_KINDS
+    (reversals negative); ``amount_spent`` → (paid_at, eligible amount) of counted orders (paid, not
+    cancelled: orders.EARNING_STATUSES); ``orders`` → (paid_at, anything) per counted order (each
+    counts 1). The window is ``window_periods``; facts after ``now`` are ignored.
     """
-    def value_of(v: Decimal | int) -> Decimal:
-        return Decimal(1) if metric == "orders" else Decimal(v)
-
-    dated = [(at, value_of(v)) for at, v in facts if at <= now]
-    if window == "lifetime":
-        total = sum((v for _, v in dated), Decimal(0))
-    elif window == "rolling_12_months":
-        start = add_years(now, -1)
-        total = sum((v for at, v in dated if at > start), Decimal(0))
-    elif window == "calendar_year":
-        this_year = sum((v for at, v in dated if at.year == now.year), Decimal(0))
-        last_year = sum((v for at, v in dated if at.year == now.year - 1), Decimal(0))
-        total = max(this_year, last_year)
-    else:
-        raise ValueError(f"unknown tier window {window!r}")
-    return max(total, Decimal(0))
+    dated = [(at, fact_value(metric, v)) for at, v in facts]
+    sums = [sum((v for at, v in dated if period.contains(at)), Decimal(0)) for period in window_periods(window, now)]
+    return max(max(sums), Decimal(0))
 
 
 def tier_for(value: Decimal, tiers: Iterable[Tier]) -> Tier | None:

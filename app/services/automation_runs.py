@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, func, select, text
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.automations import ENTRY_GRACE_DAYS, Automation, Step
+from app.loyalty.dates import days_observed_on
 from app.models import AutomationStepRun, Shop, utcnow
 from app.models.types import UTCDateTime
 from app.services.automations import ensure_row, of_row
@@ -143,10 +144,6 @@ def _days_back(now: datetime) -> list[date]:
     return [today - timedelta(days=i) for i in range(ENTRY_GRACE_DAYS + 1)]
 
 
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
 # After this many rows written in one statement, PostgreSQL's statistics of the table are refreshed at once:
 # on a fresh table the planner (and the foreign-key checks' cached plans) would otherwise still believe it
 # empty and scan it whole for every row of the next statement, which is quadratic.
@@ -184,7 +181,8 @@ def _enter(fl: _Flavour, shop: Shop, a: Automation, now: datetime) -> int:
     elif a.key in ("birthday", "anniversary"):
         month_sql, day_sql = fl.month_day("m.enrolled_at")
         for d in _days_back(now):
-            days = [d.day] + ([29] if d.month == 2 and d.day == 28 and not _leap(d.year) else [])
+            # The rule's own calendar (29 Feb on 28 Feb of other years); every day observed on d is in d's month.
+            days = [day for _, day in days_observed_on(d)]
             p = {**params, "day_start": datetime.combine(d, time(), UTC), "year": str(d.year), "bm": d.month,
                  "bd": days, "year_start": datetime(d.year, 1, 1, tzinfo=UTC)}
             if a.key == "birthday":

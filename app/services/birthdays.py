@@ -1,21 +1,23 @@
 """Birthdays (set by the member, changeable once per 12 months, awarded on the day once a year) and
 account anniversaries (the day the member joined the program; off unless anniversary_points > 0).
 
-The daily job awards in UTC days. A 29 February birthday or join date is celebrated on 28 February in
-other years. Each award's key names the customer and the year, so a re-run of the day is a no-op.
+The daily job awards in UTC days. Which day is a birthday or an anniversary is app.loyalty.actions'
+(birthday_due, anniversary_due: a 29 February is celebrated on 28 February in other years); SQL only
+pre-selects. Each award's key names the customer and the year, so a re-run of the day is a no-op.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, cast, extract, func, or_, select
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.actions import anniversary_due
+from app.loyalty.actions import anniversary_due, birthday_due
+from app.loyalty.dates import days_observed_on
 from app.models import Member, Shop, utcnow
 from app.services import tiers
 from app.services.ledger import lock_member, post_entry
@@ -28,12 +30,19 @@ __all__ = ["BirthdayChangeRefused", "award_anniversaries_for", "award_birthdays_
 
 
 def _day_matches(month_col: Any, day_col: Any, today: date) -> Any:
-    """(month, day) is observed today: 29 Feb counts on 28 Feb in a non-leap year."""
-    cond = and_(month_col == today.month, day_col == today.day)
-    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
-    if today.month == 2 and today.day == 28 and not leap:
-        cond = or_(cond, and_(month_col == 2, day_col == 29))
-    return cond
+    """The SQL pre-selection of a yearly day, generated from app.loyalty.dates.days_observed_on (the rule's
+    own calendar: 29 Feb counts on 28 Feb in a non-leap year); the domain's *_due decides each row."""
+    return or_(*(and_(month_col == m, day_col == d) for m, d in days_observed_on(today)))
+
+
+def birthdays_due_ids(shop_id: int, today: date) -> list[int]:
+    """Ids of the shop's members whose birthday is `today` (app.loyalty.actions.birthday_due), in id order."""
+    rows = db.session.execute(
+        select(Member.id, Member.birthday_month, Member.birthday_day).where(
+            Member.shop_id == shop_id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
+            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),
+        ).order_by(Member.id))
+    return [mid for mid, month, day in rows if month and day and birthday_due(month, day, today)]
 
 
 def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
@@ -41,12 +50,7 @@ def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     if not settings.enabled or settings.birthday_points <= 0:
         return 0
     today = now.date()
-    ids = list(db.session.execute(
-        select(Member.id).where(
-            Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
-            Member.redacted_at.is_(None), _day_matches(Member.birthday_month, Member.birthday_day, today),
-        ).order_by(Member.id)
-    ).scalars())
+    ids = birthdays_due_ids(shop.id, today)
     awarded = 0
     for i, mid in enumerate(ids, 1):
         member = lock_member(mid)
@@ -65,27 +69,29 @@ def award_birthdays_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     return awarded
 
 
+def anniversaries_due(shop_id: int, today: date) -> list[tuple[int, int]]:
+    """(member id, years completed) of the shop's members whose account anniversary is `today`
+    (app.loyalty.actions.anniversary_due decides; the SQL only pre-selects the day), in id order.
+    PostgreSQL only (the join day is read in UTC with timezone())."""
+    joined = func.timezone("UTC", Member.enrolled_at)
+    month, day = cast(extract("month", joined), Integer), cast(extract("day", joined), Integer)
+    rows = db.session.execute(
+        select(Member.id, Member.enrolled_at).where(
+            Member.shop_id == shop_id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
+            _day_matches(month, day, today),
+        ).order_by(Member.id))
+    due = ((mid, anniversary_due(enrolled.astimezone(UTC).date(), today)) for mid, enrolled in rows if enrolled)
+    return [(mid, years) for mid, years in due if years is not None]
+
+
 def award_anniversaries_for(shop: Shop, now: datetime, batch: int = 500) -> int:
     settings = settings_for(shop)
     if not settings.enabled or settings.anniversary_points <= 0:
         return 0
     today = now.date()
-    joined = func.timezone("UTC", Member.enrolled_at)
-    month, day = cast(extract("month", joined), Integer), cast(extract("day", joined), Integer)
-    ids = list(db.session.execute(
-        select(Member.id).where(
-            Member.shop_id == shop.id, Member.enrolled_at.is_not(None), Member.deleted_at.is_(None),
-            Member.enrolled_at < datetime(today.year, 1, 1, tzinfo=now.tzinfo),
-            _day_matches(month, day, today),
-        ).order_by(Member.id)
-    ).scalars())
     awarded = 0
-    for i, mid in enumerate(ids, 1):
+    for i, (mid, years) in enumerate(anniversaries_due(shop.id, today), 1):
         member = lock_member(mid)
-        assert member.enrolled_at is not None
-        years = anniversary_due(member.enrolled_at.date(), today)
-        if years is None:
-            continue
         _, created = post_entry(
             member, points=settings.anniversary_points, kind=rules.ANNIVERSARY, source=rules.SOURCE_ACTION,
             idempotency_key=rules.anniversary_key(member.customer_id, today.year), source_id=str(today.year),

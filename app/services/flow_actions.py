@@ -104,7 +104,7 @@ def _set_tier(shop: Shop, member: Member, properties: Mapping[str, Any], run_id:
     if (tier.id if tier else None) == locked.tier_id:
         db.session.commit()
         return {"tier": tier.name if tier else None, "changed": False}
-    order = {t.id: i for i, t in enumerate(sorted(ladder, key=lambda t: (t.threshold, t.id)))}
+    order = {t.id: i for i, t in enumerate(ladder)}  # tier_rows: lowest first, in the ladder's one order
     old_rank = order.get(locked.tier_id or -1, -1)
     new_rank = order.get(tier.id, -1) if tier else -1
     change = tier_rules.TierChange(locked.tier_id, tier.id if tier else None, "up" if new_rank > old_rank else "down",

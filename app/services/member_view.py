@@ -4,22 +4,21 @@ catalogue plus the member's own rows, read fresh in one round trip."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, String, cast, func, literal, null, select, union_all
+from sqlalchemy import BigInteger, String, cast, literal, null, select, union_all
 
 from app.extensions import db
 from app.loyalty import ledger as kinds
 from app.loyalty.actions import action_period_key
-from app.loyalty.dates import add_years
 from app.loyalty.referrals import referral_url
 from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
 from app.models import LedgerEntry, Member, Order, Redemption, Shop, utcnow
-from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for
-from app.services.program import settings_for
+from app.services.catalogue import ActionInfo, RewardInfo, TierInfo, catalogue_for, settings_for
+from app.services.tiers import qualifying_value_of
 
 HISTORY_LINES = 20
 CODES_SHOWN = 10
@@ -99,40 +98,6 @@ class WidgetView:
     pending: list[PendingOrder] = field(default_factory=list)
 
 
-def _qualifying(member: Member, settings: ProgramSettings, now: datetime) -> Decimal:
-    """The member's value on the tier metric; lifetime reads the cached totals, windows sum one query."""
-    metric, window = settings.tier_metric, settings.tier_window
-    if window == "lifetime":
-        if metric == "amount_spent":
-            return Decimal(member.lifetime_spent or 0)
-        if metric == "orders":
-            return Decimal(member.orders_count or 0)
-        return Decimal(max(member.lifetime_points or 0, 0))
-
-    def total_since(start: datetime, end: datetime | None = None) -> Decimal:
-        q: Any
-        if metric == "points_earned":
-            q = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-                LedgerEntry.member_id == member.id, LedgerEntry.kind.in_(kinds.EARNING_KINDS),
-                LedgerEntry.occurred_at >= start)
-            if end is not None:
-                q = q.where(LedgerEntry.occurred_at < end)
-        else:
-            agg = func.count(Order.id) if metric == "orders" else func.coalesce(func.sum(Order.eligible_amount), 0)
-            q = select(agg).where(
-                Order.member_id == member.id, Order.cancelled.is_(False),
-                Order.financial_status.in_(("paid", "partially_refunded")), Order.paid_at >= start)
-            if end is not None:
-                q = q.where(Order.paid_at < end)
-        return Decimal(db.session.execute(q).scalar_one() or 0)
-
-    if window == "rolling_12_months":
-        return max(total_since(add_years(now, -1)), Decimal(0))
-    this_year = datetime(now.year, 1, 1, tzinfo=UTC)
-    last_year = datetime(now.year - 1, 1, 1, tzinfo=UTC)
-    return max(total_since(this_year), total_since(last_year, this_year), Decimal(0))
-
-
 @dataclass(frozen=True)
 class TierStanding:
     """Where a member stands on the tier ladder: the widget, the UI extensions and the write-back read it."""
@@ -158,7 +123,8 @@ def tier_standing(member: Member, settings: ProgramSettings, tiers: tuple[TierIn
     upcoming = next((t for t in tiers if floor is None or (t.threshold, t.position, t.id) > floor), None)
     if upcoming is None:
         return TierStanding(current, None, None, 0)
-    value = _qualifying(member, settings, now)
+    # The same value the tier evaluation decides on (window, statuses, dates): the bar never disagrees.
+    value = qualifying_value_of(member, settings.tier_metric, settings.tier_window, now)
     percent = int(min(value / upcoming.threshold, Decimal(1)) * 100) if upcoming.threshold > 0 else 0
     return TierStanding(current, upcoming, max(upcoming.threshold - value, Decimal(0)), percent)
 

@@ -7,16 +7,12 @@ layer turns into its JSON error shape as they are.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from app.extensions import db
 from app.loyalty.actions import ACTION_LIMITS
@@ -30,10 +26,17 @@ from app.loyalty.campaigns import (
     validate_campaign,
 )
 from app.loyalty.links import link_problem
-from app.loyalty.settings import ProgramSettings, SettingsError, validate_settings_patch
-from app.loyalty.tiers import Tier as TierRule
+from app.loyalty.settings import ProgramSettings, validate_settings_patch
 from app.models import Campaign, CustomAction, Member, Shop, Tier, utcnow
 from app.services import audit
+
+# The catalogue's home is app.services.catalogue; these names stay importable from here for the callers.
+from app.services.catalogue import Catalogue as Catalogue
+from app.services.catalogue import campaign_rule as campaign_rule
+from app.services.catalogue import catalogue as catalogue
+from app.services.catalogue import settings_for as settings_for
+from app.services.catalogue import tier_rule as tier_rule
+from app.services.catalogue import touch as touch
 
 
 class EngineError(ValueError):
@@ -67,29 +70,6 @@ class Invalid(EngineError):
 
 # --- settings --------------------------------------------------------------------------------------
 
-# Parsed settings by shop and stored JSON: the order path reads them for every event.
-_settings_cache: dict[tuple[int, str], ProgramSettings] = {}
-
-
-def settings_for(shop: Shop) -> ProgramSettings:
-    """The shop's ProgramSettings (defaults for anything not stored). Stored settings that no longer
-    validate (an older app version wrote them) fall back to the defaults field by field."""
-    raw = shop.settings or {}
-    key = (shop.id, json.dumps(raw, sort_keys=True, default=str))
-    found = _settings_cache.get(key)
-    if found is not None:
-        return found
-    try:
-        settings = ProgramSettings.from_dict(raw)
-    except SettingsError as exc:
-        good = {k: v for k, v in raw.items() if k not in exc.errors}
-        settings, _ = validate_settings_patch(ProgramSettings(), good)
-    if len(_settings_cache) > 1000:
-        _settings_cache.clear()
-    _settings_cache[key] = settings
-    return settings
-
-
 def update_settings(shop: Shop, patch: Mapping[str, Any], actor: str = "system") -> ProgramSettings:
     """Applies any subset of the settings, all or nothing; Invalid names every bad field. Commits."""
     current = settings_for(shop)
@@ -107,103 +87,14 @@ def update_settings(shop: Shop, patch: Mapping[str, Any], actor: str = "system")
 # --- campaigns -------------------------------------------------------------------------------------
 
 
-def campaign_rule(row: Campaign) -> CampaignRule:
-    return CampaignRule(
-        id=row.id, kind=row.kind, value=Decimal(row.value), starts_at=row.starts_at, ends_at=row.ends_at,  # type: ignore[arg-type]
-        tier_ids=frozenset({row.tier_id}) if row.tier_id else frozenset(),
-        segments=frozenset({row.segment}) if row.segment else frozenset(),
-        holdout_percent=row.holdout_percent or 0, name=row.name,
-        paused=not row.active, deleted=row.deleted_at is not None,
-    )
-
-
 def status_of(row: Campaign, at: datetime | None = None) -> CampaignStatus:
     """The campaign's lifecycle status now (or at `at`), as app.loyalty.campaigns decides it."""
     return campaign_status(campaign_rule(row), at or utcnow())
 
 
 def active_campaigns(shop: Shop, at: datetime) -> list[CampaignRule]:
-    """Campaigns that give points to an order placed at `at` (from the cached catalogue, see `catalogue`)."""
+    """Campaigns that give points to an order placed at `at` (from the cached catalogue, app.services.catalogue)."""
     return [c for c in catalogue(shop).campaigns if is_active(c, at)]
-
-
-# --- the catalogue the order path reads on every event, cached per shop version ----------------------
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """The shop's tiers (domain values, lowest first) and campaigns not deleted (their status decides)."""
-
-    ladder: tuple[TierRule, ...]
-    campaigns: tuple[CampaignRule, ...]
-
-    def tier(self, tier_id: int | None) -> TierRule | None:
-        return next((t for t in self.ladder if t.id == tier_id), None) if tier_id is not None else None
-
-
-_catalogue_cache: dict[int, tuple[datetime | None, float, Catalogue]] = {}
-CATALOGUE_TTL_SECONDS = 30.0
-
-
-def touch(shop: Shop) -> None:
-    """Marks the shop's program as changed: every process reloads its tiers and campaigns (see catalogue)."""
-    shop.updated_at = utcnow()
-
-
-def catalogue(shop: Shop) -> Catalogue:
-    """Tiers and campaigns, read once per shop version instead of once per order event.
-
-    The key is the shop row's `updated_at`, which every edit of the program moves (save_tiers,
-    save_campaign, update_settings call `touch`); the drain reads the shop row once per batch of deliveries
-    (shops.cached_lookups), so an edit is seen by the next batch in every worker, at most DRAIN_BATCH
-    events later. Entries also expire after CATALOGUE_TTL_SECONDS,
-    for rows changed behind the services' back.
-    """
-    now = time.monotonic()
-    found = _catalogue_cache.get(shop.id)
-    if found is not None and found[0] == shop.updated_at and found[1] > now:
-        return found[2]
-    tiers = db.session.execute(select(Tier).where(Tier.shop_id == shop.id)).scalars().all()
-    ladder = sorted((tier_rule(t) for t in tiers), key=lambda t: (t.threshold, t.position, t.id))
-    rows = db.session.execute(
-        select(Campaign).where(Campaign.shop_id == shop.id, Campaign.deleted_at.is_(None))
-    ).scalars().all()
-    value = Catalogue(tuple(ladder), tuple(campaign_rule(r) for r in rows))
-    if len(_catalogue_cache) > 10_000:
-        _catalogue_cache.clear()
-    _catalogue_cache[shop.id] = (shop.updated_at, now + CATALOGUE_TTL_SECONDS, value)
-    return value
-
-
-@event.listens_for(Session, "before_flush")
-def _program_rows_changed(session: Session, _context: Any, _instances: Any) -> None:
-    """Any tier or campaign row written through the ORM, by any service, moves its shop's version: this
-    process forgets its copy at once, and every other process sees the shop's updated_at move."""
-    changed = {obj.shop_id for obj in (*session.new, *session.dirty, *session.deleted)
-               if isinstance(obj, Tier | Campaign) and obj.shop_id is not None}
-    if not changed:
-        return
-    with session.no_autoflush:
-        for shop_id in changed:
-            _catalogue_cache.pop(shop_id, None)
-            shop = session.get(Shop, shop_id)
-            if shop is not None:
-                touch(shop)
-
-
-def forget_catalogue(shop_id: int | None = None) -> None:
-    if shop_id is None:
-        _catalogue_cache.clear()
-    else:
-        _catalogue_cache.pop(shop_id, None)
-
-
-def tier_rule(row: Any) -> TierRule:
-    return TierRule(
-        id=row.id, name=row.name, handle=row.handle, threshold=Decimal(row.threshold),
-        multiplier=Decimal(row.multiplier), entry_bonus=row.entry_bonus or 0, perks=row.perks or "",
-        position=row.position or 0,
-    )
 
 
 # Segments a campaign may target. Kept small and computable from the member row alone, so the order

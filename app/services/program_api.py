@@ -4,7 +4,8 @@ Representation: money is a 2-decimal string ("10.00"; a reward's `value` too, al
 rates, thresholds and multipliers are decimal strings ("5", "0.01", "1.5"), never floats; points, days and ids are integers. PATCH takes
 any subset; numbers or numeric strings are accepted. `tiers` and `rewards`, when given, are the whole
 list: items with an `id` update that tier/reward, items without one create it, and those left out are
-removed (tiers) or deactivated (rewards, so past redemptions keep their reward). All or nothing: a
+removed (tiers: their members move to the tier their value reaches, recorded as `tier_removed`, as
+in the admin's save) or deactivated (rewards, so past redemptions keep their reward). All or nothing: a
 422 names every bad field (`tiers.0.threshold`, `rewards.1.value`, `referral.friend_discount`…) and
 nothing is saved.
 """
@@ -14,14 +15,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from app.extensions import db
 from app.loyalty.settings import validate_settings_patch
 from app.loyalty.tiers import Tier as TierRule
-from app.loyalty.tiers import tier_handle, validate_tiers
-from app.models import Reward, Shop, Tier, utcnow
-from app.services import audit
+from app.models import Reward, Shop, utcnow
+from app.services import audit, tiers
 from app.services.rewards import RewardInvalid, list_rewards, settings_of
 
 SETTING_FIELDS = (
@@ -53,11 +51,6 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(Decimal("0.01")))
 
 
-def _tiers(shop: Shop) -> list[Tier]:
-    return list(db.session.execute(
-        select(Tier).where(Tier.shop_id == shop.id).order_by(Tier.threshold, Tier.position, Tier.id)).scalars())
-
-
 def reward_json(r: Reward) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": r.id, "type": r.type, "name": r.name, "points_cost": r.points_cost, "value": _money(r.value),
@@ -78,7 +71,7 @@ def program_document(shop: Shop) -> dict[str, Any]:
     doc["tiers"] = [
         {"id": t.id, "name": t.name, "handle": t.handle, "threshold": _dec(t.threshold),
          "multiplier": _dec(t.multiplier), "entry_bonus": t.entry_bonus, "perks": t.perks}
-        for t in _tiers(shop)
+        for t in tiers.tier_rows(shop.id)
     ]
     doc["rewards"] = [reward_json(r) for r in list_rewards(shop, active_only=True)]
     doc["referral"] = {"friend_discount": _money(Decimal(str(s["referral_friend_discount"]))),
@@ -88,54 +81,13 @@ def program_document(shop: Shop) -> dict[str, Any]:
     return doc
 
 
-def _tier_candidates(shop: Shop, items: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
+def _tier_candidates(shop: Shop, items: Any, errors: dict[str, str]) -> list[TierRule]:
     if not isinstance(items, list):
         errors["tiers"] = "must be a list"
         return []
-    existing = {t.id: t for t in _tiers(shop)}
-    out: list[dict[str, Any]] = []
-    rules: list[TierRule] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors[f"tiers.{i}"] = "must be an object"
-            continue
-        tid = item.get("id")
-        if tid is not None and (not isinstance(tid, int) or tid not in existing):
-            errors[f"tiers.{i}.id"] = "unknown tier"
-            continue
-        base = existing.get(tid) if tid is not None else None
-        name = item.get("name", base.name if base else None)
-        if not isinstance(name, str) or not name.strip() or len(name) > 64:
-            errors[f"tiers.{i}.name"] = "a name of 1 to 64 characters"
-            name = ""
-        parsed: dict[str, Any] = {"id": tid, "name": name.strip() if isinstance(name, str) else ""}
-        for field, default in (("threshold", base.threshold if base else None),
-                               ("multiplier", base.multiplier if base else Decimal(1))):
-            raw = item.get(field, default)
-            try:
-                if raw is None or isinstance(raw, bool):
-                    raise ValueError
-                value = Decimal(str(raw))
-                if not value.is_finite() or abs(value) >= Decimal("1e12"):
-                    raise ValueError
-                parsed[field] = value
-            except (ValueError, ArithmeticError):
-                errors[f"tiers.{i}.{field}"] = "must be a number"
-                parsed[field] = Decimal(1)
-        bonus = item.get("entry_bonus", base.entry_bonus if base else 0)
-        if isinstance(bonus, bool) or not isinstance(bonus, int):
-            errors[f"tiers.{i}.entry_bonus"] = "must be a whole number"
-            bonus = 0
-        parsed["entry_bonus"] = bonus
-        parsed["perks"] = item.get("perks", base.perks if base else None)
-        parsed["handle"] = tier_handle(parsed["name"] or "tier")
-        out.append(parsed)
-        rules.append(TierRule(id=tid or -(i + 1), name=parsed["name"], handle=parsed["handle"],
-                              threshold=parsed["threshold"], multiplier=parsed["multiplier"], entry_bonus=bonus,
-                              position=i))
-    for key, message in validate_tiers(rules).items():
-        errors.setdefault(f"tiers.{key}", message)
-    return out
+    ladder, tier_errors = tiers.candidate_ladder(shop, items)
+    errors.update({f"tiers.{key}": message for key, message in tier_errors.items()})
+    return ladder
 
 
 def _reward_candidates(shop: Shop, items: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -203,7 +155,7 @@ def patch_program(shop: Shop, body: dict[str, Any], actor: str) -> dict[str, Any
     for key, message in setting_errors.items():
         errors[{"referral_friend_discount": "referral.friend_discount",
                 "referral_advocate_points": "referral.advocate_points"}.get(key, key)] = message
-    tiers = _tier_candidates(shop, body["tiers"], errors) if "tiers" in body else None
+    ladder = _tier_candidates(shop, body["tiers"], errors) if "tiers" in body else None
     rewards = _reward_candidates(shop, body["rewards"], errors) if "rewards" in body else None
     if errors:
         db.session.rollback()
@@ -216,34 +168,15 @@ def patch_program(shop: Shop, body: dict[str, Any], actor: str) -> dict[str, Any
         if settings_patch:
             shop.settings = new_settings.to_dict()
             shop.updated_at = utcnow()
-        if tiers is not None:
-            _apply_tiers(shop, tiers)
+        if ladder is not None:
+            # The admin's tier save, staged: removed tiers' members move now, each move recorded as tier_removed.
+            tiers.stage_ladder(shop, ladder, utcnow())
         audit.record(shop, actor, "program.updated", target_type="shop", target_id=shop.id,
                      details={"fields": sorted(body)})
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    if ladder is not None:
+        tiers.ladder_saved(shop)
     return program_document(shop)
-
-
-def _apply_tiers(shop: Shop, tiers: list[dict[str, Any]]) -> None:
-    """Replaces the shop's tiers with the validated list. Does not commit (the PATCH commits once).
-
-    Members move by the engine's next evaluation; a removed tier's members lose it (FK SET NULL).
-    """
-    existing = {t.id: t for t in _tiers(shop)}
-    keep = set()
-    for i, item in enumerate(tiers):
-        tier = existing.get(item["id"]) if item["id"] is not None else None
-        if tier is None:
-            tier = Tier(shop_id=shop.id, created_at=utcnow())
-            db.session.add(tier)
-        tier.name, tier.handle = item["name"], item["handle"]
-        tier.threshold, tier.multiplier = item["threshold"], item["multiplier"]
-        tier.entry_bonus, tier.perks, tier.position = item["entry_bonus"], item["perks"], i
-        db.session.flush()
-        keep.add(tier.id)
-    for tid, tier in existing.items():
-        if tid not in keep:
-            db.session.delete(tier)

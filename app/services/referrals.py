@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.loyalty import ledger as rules
+from app.loyalty.orders import PAID_STATUSES
 from app.loyalty.referrals import (
     Party,
     Signal,
@@ -39,7 +40,6 @@ from app.shopify.discounts import FRIEND_CODE_MUTATION, friend_discount_input, p
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
 FRIEND_CODE_PREFIX = "FRIEND-"
-PAID_STATUSES = ("paid", "partially_refunded")
 
 
 class UnknownReferralCode(LookupError):

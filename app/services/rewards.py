@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.loyalty import ledger as rules
+from app.loyalty.orders import PAID_STATUSES
 from app.loyalty.rewards import (
     REWARD_TYPES,
     Quote,
@@ -51,7 +52,6 @@ SHOPIFY_ATTEMPTS = 3
 IN_FLIGHT_WAIT_SECONDS = 10.0
 # A redemption still pending after this long was interrupted (worker died): the sweeper settles it.
 STALE_PENDING_AFTER = timedelta(minutes=5)
-PAID_STATUSES = ("paid", "partially_refunded")
 # Codes start this much before our clock: Shopify's clock may be behind ours, and a code that is still
 # "scheduled" there would be refused at the checkout the shopper goes to at once.
 CLOCK_SKEW = timedelta(minutes=1)
@@ -566,13 +566,6 @@ def expire_codes(now: datetime | None = None) -> int:
     if count:
         request_writeback()
     return count
-
-
-def member_codes(member: Member) -> list[Redemption]:
-    """The member's redemptions, newest first (the widget shows codes still to use first by status)."""
-    return list(db.session.execute(
-        select(Redemption).where(Redemption.member_id == member.id).order_by(Redemption.id.desc())
-    ).scalars())
 
 
 # Reward types an automation may give away as a one-use code (variable needs points chosen, store credit no code).

@@ -14,21 +14,21 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty import tiers as domain
-from app.loyalty.dates import add_years
 from app.loyalty.settings import TIER_METRICS, TIER_WINDOWS, ProgramSettings, TierMetric, TierWindow
 from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcnow
 from app.services import audit, work
+from app.services.catalogue import catalogue, settings_for, tier_rule, touch
 from app.services.ledger import emit_event, lock_member, post_entry
-from app.services.program import Invalid, catalogue, settings_for, tier_rule, touch
+from app.services.program import Invalid
 
 log = logging.getLogger(__name__)
 
@@ -46,39 +46,45 @@ def tier_rows(shop_id: int) -> list[Tier]:
 # --- qualifying values -----------------------------------------------------------------------------
 
 
-def _window_bounds(window: TierWindow, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """(start exclusive for rolling / inclusive for calendar, start of this year) of a window."""
-    if window == "rolling_12_months":
-        return add_years(now, -1), None
-    if window == "calendar_year":
-        return datetime(now.year - 1, 1, 1, tzinfo=UTC), datetime(now.year, 1, 1, tzinfo=UTC)
-    return None, None
+def _in_period(at: Any, period: domain.Period) -> Any:
+    """The SQL of app.loyalty.tiers.Period.contains, on a date column."""
+    conds = [at <= period.end if period.end_inclusive else at < period.end]
+    if period.start is not None:
+        conds.append(at >= period.start if period.start_inclusive else at > period.start)
+    return and_(*conds)
 
 
-def _facts(metric: TierMetric, window: TierWindow, now: datetime) -> tuple[Any, Any, Any, list[Any]]:
+def _facts(metric: TierMetric) -> tuple[Any, Any, Any, list[Any]]:
     """(member column, dated value, date column, filters) of the metric's facts."""
     if metric == "points_earned":
         return (LedgerEntry.member_id, LedgerEntry.points, LedgerEntry.occurred_at,
                 [LedgerEntry.kind.in_(sorted(rules.EARNING_KINDS))])
     value = Order.eligible_amount if metric == "amount_spent" else case((Order.id.is_not(None), 1), else_=0)
+    # `counted` is set by the order path from the domain's OrderState.earns (paid, not cancelled).
     return Order.member_id, value, Order.paid_at, [Order.counted.is_(True), Order.member_id.is_not(None)]
 
 
 def _windowed_value(metric: TierMetric, window: TierWindow, now: datetime) -> tuple[Any, Any, list[Any]]:
-    """(member column, aggregate expression, filters) for a windowed metric."""
-    member_col, value, at, filters = _facts(metric, window, now)
-    start, this_year = _window_bounds(window, now)
-    filters = [*filters, at <= now]
-    agg: Any
-    if window == "rolling_12_months":
-        filters.append(at > start)
-        agg = func.coalesce(func.sum(value), 0)
-    else:
-        filters.append(at >= start)
-        this = func.coalesce(func.sum(case((at >= this_year, value), else_=0)), 0)
-        last = func.coalesce(func.sum(case((at < this_year, value), else_=0)), 0)
-        agg = func.greatest(this, last) if db.session.get_bind().dialect.name == "postgresql" else func.max(this, last)
+    """(member column, aggregate expression, filters) for a windowed metric, generated from the domain's
+    window_periods: one sum per period, the largest wins (as app.loyalty.tiers.qualifying_value)."""
+    member_col, value, at, filters = _facts(metric)
+    periods = domain.window_periods(window, now)
+    if len(periods) == 1:
+        return member_col, func.coalesce(func.sum(value), 0), [*filters, _in_period(at, periods[0])]
+    # The rows of every period (a superset is enough: each sum keeps only its own period's rows).
+    filters = [*filters, _in_period(at, _hull(periods))]
+    sums = [func.coalesce(func.sum(case((_in_period(at, p), value), else_=0)), 0) for p in periods]
+    agg = func.greatest(*sums) if db.session.get_bind().dialect.name == "postgresql" else func.max(*sums)
     return member_col, agg, filters
+
+
+def _hull(periods: Sequence[domain.Period]) -> domain.Period:
+    """The smallest period holding all of `periods`."""
+    starts = [p for p in periods if p.start is not None]
+    first = min(starts, key=lambda p: (p.start, not p.start_inclusive)) if len(starts) == len(periods) else None
+    last = max(periods, key=lambda p: (p.end, p.end_inclusive))
+    return domain.Period(first.start if first else None, first.start_inclusive if first else True,
+                         last.end, last.end_inclusive)
 
 
 def qualifying_value_of(member: Member, metric: TierMetric, window: TierWindow, now: datetime) -> Decimal:
@@ -241,47 +247,10 @@ def evaluate_shop(shop: Shop, now: datetime | None = None, *, batch: int = 500) 
 # --- editing the ladder ----------------------------------------------------------------------------
 
 
-def _candidate_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]]) -> tuple[list[domain.Tier], dict[str, str]]:
-    """Domain tiers from the admin's list (existing ones keep their id; new ones get negative ids)."""
-    errors: dict[str, str] = {}
-    existing = {t.id: t for t in tier_rows(shop.id)}
-    out: list[domain.Tier] = []
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, Mapping):
-            errors[f"{i}"] = "each tier must be an object"
-            continue
-        tid = spec.get("id")
-        if tid is not None and (isinstance(tid, bool) or not isinstance(tid, int) or tid not in existing):
-            errors[f"{i}.id"] = "no such tier"
-            tid = None
-        name = spec.get("name")
-        if not isinstance(name, str):
-            errors[f"{i}.name"] = "a tier needs a name"
-            name = ""
-        numbers: dict[str, Decimal] = {}
-        for field, default in (("threshold", None), ("multiplier", Decimal(1))):
-            raw = spec.get(field, default)
-            try:
-                if raw is None or isinstance(raw, bool):
-                    raise InvalidOperation
-                number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
-                if not number.is_finite():
-                    raise InvalidOperation
-                numbers[field] = number
-            except (InvalidOperation, ValueError):
-                errors[f"{i}.{field}"] = "must be a number"
-                numbers[field] = Decimal(0)
-        bonus = spec.get("entry_bonus", 0)
-        if isinstance(bonus, bool) or not isinstance(bonus, int):
-            errors[f"{i}.entry_bonus"] = "must be a whole number"
-            bonus = 0
-        handle = spec.get("handle") or domain.tier_handle(name)
-        perks = spec.get("perks") or ""
-        out.append(domain.Tier(id=tid if tid is not None else -(i + 1), name=name.strip()[:64], handle=str(handle)[:64],
-                               threshold=numbers["threshold"], multiplier=numbers["multiplier"], entry_bonus=bonus,
-                               perks=str(perks), position=i))
-    errors.update(domain.validate_tiers(out))
-    return out, errors
+def candidate_ladder(shop: Shop, specs: Sequence[object]) -> tuple[list[domain.Tier], dict[str, str]]:
+    """The edited ladder as domain tiers (app.loyalty.tiers.parse_ladder against the shop's tiers) and its errors."""
+    existing = {t.id: domain_tier(t) for t in tier_rows(shop.id)}
+    return domain.parse_ladder(specs, existing)
 
 
 def preview(shop: Shop, specs: Sequence[Mapping[str, Any]], *, metric: TierMetric | None = None,
@@ -291,7 +260,7 @@ def preview(shop: Shop, specs: Sequence[Mapping[str, Any]], *, metric: TierMetri
 
     Answers {"moves_up", "moves_down", "unchanged", "by_tier": {tier id | None: members}}; new tiers
     (no "id" in `specs`) are counted under -(their index + 1)."""
-    candidate, errors = _candidate_tiers(shop, specs)
+    candidate, errors = candidate_ladder(shop, specs)
     if metric is not None and metric not in TIER_METRICS:
         errors["tier_metric"] = "must be one of " + ", ".join(TIER_METRICS)
     if window is not None and window not in TIER_WINDOWS:
@@ -311,13 +280,27 @@ def preview(shop: Shop, specs: Sequence[Mapping[str, Any]], *, metric: TierMetri
 
 def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "system",
                now: datetime | None = None) -> list[Tier]:
-    """Replaces the ladder: edits keep their id, new tiers are added, missing ones removed (their
-    members move to the tier their value reaches, recorded as `tier_removed`). Commits, then asks for
-    an evaluation of the shop's members (upgrades that the edit makes due)."""
+    """The admin's save of the ladder: parse, `stage_ladder`, audit, commit, then ask for an evaluation of the
+    shop's members (upgrades that the edit makes due)."""
     now = now or utcnow()
-    candidate, errors = _candidate_tiers(shop, specs)
+    candidate, errors = candidate_ladder(shop, specs)
     if errors:
         raise Invalid("the tiers are not valid", fields=errors)
+    rows, removed = stage_ladder(shop, candidate, now)
+    audit.record(shop, actor, "tiers.saved", target_type="shop", target_id=shop.id,
+                 details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
+                                     "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
+                          "removed": removed})
+    db.session.commit()
+    ladder_saved(shop)
+    return rows
+
+
+def stage_ladder(shop: Shop, candidate: Sequence[domain.Tier], now: datetime) -> tuple[list[Tier], list[int]]:
+    """Writes a validated ladder (from `candidate_ladder`) without committing: the one code path that writes
+    tiers. Edits keep their id, new tiers are added, missing ones removed: their members move at once to the
+    tier their value reaches, each move recorded as `tier_removed` (loyalty-rules.md: every tier change is
+    recorded with its reason). Answers (rows lowest first, removed ids). Call `ladder_saved` after the commit."""
     existing = {t.id: t for t in tier_rows(shop.id)}
     kept = {t.id for t in candidate if t.id > 0}
     removed = [t for tid, t in existing.items() if tid not in kept]
@@ -336,9 +319,9 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
         row.updated_at = now
         rows.append(row)
     db.session.flush()
+    ladder = sorted(rows, key=lambda t: (Decimal(t.threshold), t.position, t.id))
     if removed:
         settings = settings_for(shop)
-        ladder = sorted(rows, key=lambda t: (Decimal(t.threshold), t.position, t.id))
         ladder_domain = [domain_tier(t) for t in ladder]
         removed_ids = [t.id for t in removed]
         affected = db.session.execute(select(Member.id).where(Member.tier_id.in_(removed_ids))).scalars().all()
@@ -351,13 +334,12 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
         for t in removed:
             db.session.delete(t)
     touch(shop)
-    audit.record(shop, actor, "tiers.saved", target_type="shop", target_id=shop.id,
-                 details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
-                                     "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
-                          "removed": [t.id for t in removed]})
-    db.session.commit()
+    return ladder, [t.id for t in removed]
+
+
+def ladder_saved(shop: Shop) -> None:
+    """After a committed ladder edit: the daily evaluation runs for the shop now (upgrades the edit made due)."""
     _request_evaluation(shop)
-    return sorted(rows, key=lambda t: (Decimal(t.threshold), t.position, t.id))
 
 
 def _request_evaluation(shop: Shop) -> None:
@@ -379,11 +361,3 @@ def evaluate_all(now: datetime | None = None) -> dict[str, int]:
             db.session.rollback()
             log.exception("tier evaluation failed for %s", shop.domain)
     return totals
-
-
-def members_by_tier(shop_id: int) -> dict[int | None, int]:
-    rows = db.session.execute(
-        select(Member.tier_id, func.count()).where(Member.shop_id == shop_id, Member.enrolled_at.is_not(None),
-                                                   Member.deleted_at.is_(None)).group_by(Member.tier_id))
-    return {tid: int(n) for tid, n in rows}
-

@@ -12,6 +12,7 @@ from app.loyalty.tiers import (
     daily_tier_evaluation,
     downgrade_decision,
     entry_bonuses_due,
+    parse_ladder,
     qualifying_value,
     tier_for,
     tier_handle,
@@ -138,3 +139,26 @@ def test_tier_validation() -> None:
     assert validate_tiers(LADDER) == {}
     bad = [BRONZE, Tier(9, "", "bronze", Decimal(0), Decimal(0), entry_bonus=-1)]
     assert set(validate_tiers(bad)) == {"1.name", "1.threshold", "1.multiplier", "1.entry_bonus", "1.handle"}
+
+
+def test_parse_ladder_edits_keep_what_they_leave_out_and_new_tiers_need_a_threshold() -> None:
+    ladder, errors = parse_ladder([{"id": 2, "name": "Silver Club"}, {"name": "Platinum", "threshold": 2000.5,
+                                                                     "multiplier": "2", "entry_bonus": 500}],
+                                  {t.id: t for t in LADDER})
+    assert errors == {}
+    silver, platinum = ladder
+    assert (silver.id, silver.handle, silver.threshold, silver.multiplier, silver.entry_bonus) == (
+        2, "silver-club", Decimal(500), Decimal("1.25"), 100)
+    assert (platinum.id, platinum.threshold, platinum.multiplier, platinum.position) == (
+        -2, Decimal("2000.5"), Decimal(2), 1)
+    _, errors = parse_ladder([{"name": "New"}], {})
+    assert errors == {"0.threshold": "must be a number"}
+
+
+def test_parse_ladder_names_every_bad_field() -> None:
+    items = ["x", {"id": 99, "name": "A", "threshold": 1}, {"name": " ", "threshold": "nan"},
+             {"name": "B", "threshold": 10, "multiplier": 1000}, {"name": "C", "threshold": 10, "entry_bonus": True},
+             {"name": "D", "threshold": "1e12", "perks": 5}, {"name": "E" * 65, "threshold": 3}]
+    _, errors = parse_ladder(items, {t.id: t for t in LADDER})
+    assert set(errors) == {"0", "1.id", "2.name", "2.threshold", "3.multiplier", "4.entry_bonus", "4.threshold",
+                           "5.threshold", "5.perks", "6.name"}
