@@ -17,7 +17,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if config is None or isinstance(config, dict):
         if os.environ.get("REGULARS_ENV") == DEVELOPMENT:
             # Read only when development is asked for explicitly: a forgotten .env cannot turn a server that
-            # was started without REGULARS_ENV (production rules) into a development one.
+            # was started without REGULARS_ENV (production rules) into a development one. Imported here so
+            # production never loads it.
             from dotenv import load_dotenv
 
             load_dotenv(override=False)
@@ -39,22 +40,25 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logs.configure(cfg.production)
     error_reporting.init_app(app)
 
-    from app import db_setup, ext, inputs, jobs, metrics, shopify, webhooks
+    # Imported here, not at the top: every `import app.<anything>` runs this package first, and the pure
+    # domain (app.loyalty) or a config check must not load the whole web app with it.
+    from app import admin, api, db_setup, ext, flow, i18n, inputs, jobs, metrics, proxy, shopify, webhooks
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
-    from app.jobs import analytics as analytics_jobs
     from app.jobs import due as due_jobs
     from app.jobs import schedule as job_schedule
+    from app.jobs import work as job_work
     from app.jobs.events import init_app as events_init
 
     inputs.init_app(app)
+    i18n.init_app(app)
     db_setup.init_app(app)
     shopify.init_app(app)
     jobs.init_app(app)
     job_schedule.init_app(app)
     due_jobs.init_app(app)
-    analytics_jobs.init_app(app)
+    job_work.init_app(app)
     events_init(app)
     webhooks.init_app(app)
     ext.init_app(app)
@@ -62,24 +66,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     health_init(app)
     metrics.init_app(app)
     cli_init(app)
-    _init_optional(app)
+    admin.init_app(app)
+    proxy.init_app(app)
+    api.init_app(app)
+    flow.init_app(app)
     return app
-
-
-def _init_optional(app: Flask) -> None:
-    """Blueprints of later subsystems (admin, proxy, API); each registers itself when present."""
-    import importlib
-
-    for name in ("app.admin", "app.proxy", "app.api", "app.flow"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        init = getattr(module, "init_app", None)
-        if init is not None:
-            init(app)
 
 
 class _SessionInterface(SecureCookieSessionInterface):

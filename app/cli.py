@@ -8,6 +8,13 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.cli_automations import register as register_automations
+from app.cli_engine import register as register_engine
+from app.demo import register as register_demo
+from app.jobs import current_jobs
+from app.jobs.webhooks import drain_webhooks, sweep
+from app.services.deliveries import failed_deliveries, replay
+
 regulars = AppGroup("regulars", help="Regulars operations.")
 
 
@@ -16,9 +23,6 @@ regulars = AppGroup("regulars", help="Regulars operations.")
 @click.option("--failed", is_flag=True, help="Replay every delivery marked failed.")
 def replay_cmd(ids: tuple[int, ...], failed: bool) -> None:
     """Put stored webhook deliveries back in the queue (by id, or all failed ones) and drain."""
-    from app.jobs import current_jobs
-    from app.services.deliveries import replay
-
     if not ids and not failed:
         raise click.UsageError("give delivery ids or --failed")
     n = replay(list(ids), failed=failed)
@@ -31,8 +35,6 @@ def replay_cmd(ids: tuple[int, ...], failed: bool) -> None:
 @click.option("--limit", default=50)
 def failed_cmd(limit: int) -> None:
     """List deliveries that failed after their last retry."""
-    from app.services.deliveries import failed_deliveries
-
     rows = failed_deliveries(limit)
     if not rows:
         click.echo("no failed deliveries")
@@ -44,25 +46,17 @@ def failed_cmd(limit: int) -> None:
 @regulars.command("sweep")
 def sweep_cmd() -> None:
     """Re-kick drains for stored-but-unprocessed deliveries and run the outbox consumers (what cron does)."""
-    from app.jobs.webhooks import sweep
-
     click.echo(json.dumps(sweep()))
 
 
 @regulars.command("drain")
 def drain_cmd() -> None:
     """Process every due delivery in this process (no worker needed)."""
-    from app.jobs.webhooks import drain_webhooks
-
     click.echo(f"processed {drain_webhooks(0)} deliveries")
 
 
 def init_app(app: Flask) -> None:
-    from app.demo import register as register_demo
-
     register_demo(regulars)
-    __import__("app.cli_engine", fromlist=["register"]).register(regulars)
-    from app.cli_automations import register as register_automations
-
+    register_engine(regulars)
     register_automations(regulars)
     app.cli.add_command(regulars)

@@ -8,10 +8,13 @@ import json
 import click
 from flask.cli import AppGroup
 
+from app.services.automation_runs import run_all
+from app.services.events import list_deliveries, replay_deliveries
+from app.services.relay import relay
+from app.services.shops import get_shop
+
 
 def _shop(domain: str) -> object:
-    from app.services.shops import get_shop
-
     shop = get_shop(domain.strip().lower())
     if shop is None:
         raise click.UsageError(f"no shop {domain!r}")
@@ -26,8 +29,6 @@ def register(group: AppGroup) -> None:
     @click.option("--shop", "shop_domain", default=None, help="Only this shop (example.myshopify.com).")
     def run_cmd(shop_domain: str | None) -> None:
         """Decide and fire the automation steps due now; prints how many fired per flow and step."""
-        from app.services.automation_runs import run_all
-
         if shop_domain:
             _shop(shop_domain)
         totals = run_all(shop_domain=shop_domain.strip().lower() if shop_domain else None)
@@ -40,8 +41,6 @@ def register(group: AppGroup) -> None:
     @events.command("relay")
     def relay_cmd() -> None:
         """Relay the outbox now (fan-out and every due delivery)."""
-        from app.services.relay import relay
-
         click.echo(json.dumps(relay().as_dict()))
 
     @events.command("dead")
@@ -49,8 +48,6 @@ def register(group: AppGroup) -> None:
     @click.option("--limit", default=50)
     def dead_cmd(shop_domain: str, limit: int) -> None:
         """List dead letters: deliveries that failed after their last retry."""
-        from app.services.events import list_deliveries
-
         rows = list_deliveries(_shop(shop_domain), status="dead", limit=limit)  # type: ignore[arg-type]
         if not rows:
             click.echo("no dead deliveries")
@@ -65,9 +62,6 @@ def register(group: AppGroup) -> None:
     @click.option("--dead", is_flag=True, help="Replay every dead delivery of the shop.")
     def replay_cmd(ids: tuple[int, ...], shop_domain: str, dead: bool) -> None:
         """Put dead deliveries back in line (by id, or all with --dead) and relay."""
-        from app.services.events import replay_deliveries
-        from app.services.relay import relay
-
         if not ids and not dead:
             raise click.UsageError("give delivery ids or --dead")
         n = replay_deliveries(_shop(shop_domain), list(ids), dead=dead)  # type: ignore[arg-type]

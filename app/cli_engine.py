@@ -7,10 +7,10 @@ import json
 import click
 from flask.cli import AppGroup
 
+from app.jobs.schedule import JOBS
+
 
 def register(group: AppGroup) -> None:
-    from app.jobs.schedule import JOBS
-
     @group.command("run")
     @click.argument("job", type=click.Choice(sorted(JOBS)))
     def run_job(job: str) -> None:

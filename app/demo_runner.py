@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from app.extensions import db
-from app.models import Member, Order, Tier, WebhookDelivery
+from app.services import demo_shop, setup, shops
+from app.services.deliveries import pending_count
 
 DEMO_SHOP = "regulars-demo.myshopify.com"
 FIRST = ["Ana", "Bogdan", "Chloé", "Dimitra", "Eleni", "Farid", "Grace", "Hiro", "Ioana", "Jun", "Kanya", "Liam",
@@ -53,8 +53,6 @@ def _install(app: Flask) -> None:
 
 def _apply_program_defaults(app: Flask) -> None:
     """The admin's first-run setup with its defaults (three tiers, two rewards, referral offer)."""
-    from app.services import setup, shops
-
     shop = shops.get_shop(DEMO_SHOP)
     if shop is None:
         raise click.ClickException("the demo shop did not install")
@@ -115,8 +113,6 @@ def _seed(store: Any, rng: random.Random) -> list[dict[str, Any]]:
 
 def _wait_until_processed(timeout: float = 60.0) -> None:
     """Deliveries handed to the in-process runner under the seeding burst: done before the figures are read."""
-    from app.services.deliveries import pending_count
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         waiting = pending_count(due_only=True)
@@ -141,11 +137,8 @@ def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
     if cfg.shopify_api_origin != store_url:
         raise click.ClickException(f"set SHOPIFY_API_ORIGIN={store_url} (scripts/demo does) so the app talks to the stand-in")
 
-    from app.services import privacy
-
     # A fresh demo shop every run: whatever an earlier run left goes first.
-    privacy.redact_shop(DEMO_SHOP)
-    db.session.commit()
+    demo_shop.reset_shop(DEMO_SHOP)
 
     store = DevStore(api_key=cfg.api_key, api_secret=cfg.api_secret, app_url=cfg.app_url, rate_limit=False)
     store.add_shop(DEMO_SHOP, name="Regulars Demo")
@@ -160,14 +153,9 @@ def run_demo(*, host: str, port: int, store_port: int, serve: bool) -> None:
     customers = _seed(store, random.Random(7))
     _wait_until_processed()
     db.session.remove()
-    processed = db.session.execute(select(func.count()).select_from(WebhookDelivery)
-                                   .where(WebhookDelivery.status == "processed")).scalar_one()
-    members = db.session.execute(select(func.count()).select_from(Member)).scalar_one()
-    orders = db.session.execute(select(func.count()).select_from(Order)).scalar_one()
-    ranked = list(db.session.execute(
-        select(Member).where(Member.enrolled_at.is_not(None))
-        .order_by(Member.points_available.desc(), Member.customer_id)).scalars())
-    tier_names = {t.id: t.name for t in db.session.execute(select(Tier)).scalars()}
+    seeded = demo_shop.figures()
+    processed, members, orders, ranked, tier_names = (seeded.processed, seeded.members, seeded.orders,
+                                                      seeded.ranked, seeded.tier_names)
     top = ranked[0] if ranked else None
     who = top.customer_id if top else customers[0]["id"]
     code = top.referral_code if top and top.referral_code else None

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.config import DEFAULT_SCOPES, PINNED_API_VERSION, Config, ConfigError
+from app.services.topics import HANDLERS
 from app.webhooks import COMPLIANCE_TOPICS
-from app.webhooks.handlers import HANDLERS
 
 TOML = tomllib.loads((Path(__file__).parent.parent / "shopify.app.toml").read_text())
 

@@ -22,7 +22,7 @@ from app import create_app
 from app.logs import JsonFormatter, delivery_context, formatter
 from app.models import WebhookDelivery
 from app.services.deliveries import drain, store_delivery
-from app.webhooks.handlers import dispatch
+from app.services.topics import dispatch
 from tests.conftest import TEST_KEY, TEST_SECRET, free_port, make_config
 
 ROOT = Path(__file__).resolve().parent.parent

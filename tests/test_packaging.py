@@ -153,7 +153,7 @@ def test_the_built_wheel_holds_the_app_alone_and_requires_no_test_only_package(t
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"app"}
     assert "app/templates/admin/home.html" in names
-    assert any(n.startswith("app/static/") for n in names) and any(n.startswith("app/i18n/locales/") for n in names)
+    assert any(n.startswith("app/static/") for n in names) and any(n.startswith("app/translations/") and n.endswith("/LC_MESSAGES/messages.po") for n in names)
     runtime = [Requirement(r) for r in meta.get_all("Requires-Dist") or []]
     always = {canonicalize_name(r.name) for r in runtime if r.marker is None}
     assert not always & {canonicalize_name(n) for n in TEST_ONLY}

@@ -53,6 +53,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                   "properties": {"tiers": {"type": "array", "items": _TIER}}},
     ("post", "/api/admin/api-keys"): {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
     ("post", "/api/admin/setup"): _PROGRAM_PATCH,
+    ("put", "/api/admin/texts"): {"type": "object", "properties": {
+        "texts": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "null"]}}},
+        "rewards": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "null"]}}},
+        "tiers": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": ["string", "null"]}}}}},
     ("post", "/api/v1/webhook-endpoints"): {
         "type": "object", "required": ["url"],
         "properties": {"url": {"type": "string"}, "events": {"type": "array", "items": {"type": "string"}}}},
@@ -80,7 +87,12 @@ QUERIES: dict[str, list[dict[str, Any]]] = {
         {"name": "segment", "in": "query", "schema": {"type": "string"}},
         {"name": "sort", "in": "query", "schema": {"enum": ["balance", "spend", "last_order", "newest"]}},
         {"name": "page", "in": "query", "schema": {"type": "integer"}}],
-    "/api/admin/referrals": [{"name": "status", "in": "query", "schema": {"type": "string"}}],
+    "/api/admin/referrals": [
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+        {"name": "status", "in": "query", "schema": {"type": "string"}},
+        {"name": "sort", "in": "query", "schema": {"enum": ["newest", "oldest", "status"]}},
+        {"name": "page", "in": "query", "schema": {"type": "integer"}}],
+    "/api/admin/audit": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("action", "q", "before")],
     "/api/v1/events": [{"name": "after", "in": "query", "schema": {"type": "string"}},
                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
     "/api/v1/automations/{key}/results": _DATE_QUERY,

@@ -13,14 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, request
-from sqlalchemy import and_, or_, select
 
 from app.api import ApiError, api_auth, bp, json_body
 from app.extensions import db
 from app.inputs import parse_id, parse_json
-from app.models import LedgerEntry, Member, Shop
+from app.models import Member, Shop
+from app.services.actions import ACTION_SIGNATURE_HEADER, award_action, verify_action_signature
+from app.services.adjustments import AdjustmentInvalid, adjust_points
 from app.services.member_documents import entry_document, member_document, redemption_document
+from app.services.member_ledger import NotAnEntryOfMember, ledger_page
+from app.services.members import find_member
+from app.services.program import EngineError
+from app.services.program_api import ProgramInvalid, patch_program, program_document
 from app.services.redemption_requests import RedemptionRequestError, redeem_request
+from app.services.rewards import request_writeback
+from app.services.shops import get_active_shop
 from app.shopify import normalize_shop_domain
 
 LEDGER_PAGE = 100
@@ -34,8 +41,6 @@ def _customer_id(raw: Any) -> int:
 
 
 def _member(customer_id: Any) -> Member:
-    from app.services.members import find_member
-
     member = find_member(g.shop.id, _customer_id(customer_id))
     if member is None or member.deleted_at is not None:
         raise ApiError(404, "not_found", "no such customer")
@@ -54,16 +59,12 @@ def _engine_error(exc: Exception) -> ApiError:
 @bp.get("/v1/program")
 @api_auth()
 def v1_program() -> Any:
-    from app.services.program_api import program_document
-
     return jsonify(program_document(g.shop))
 
 
 @bp.patch("/v1/program")
 @api_auth()
 def v1_program_patch() -> Any:
-    from app.services.program_api import ProgramInvalid, patch_program
-
     try:
         return jsonify(patch_program(g.shop, json_body(), g.actor))
     except ProgramInvalid as exc:
@@ -83,33 +84,26 @@ def v1_member(customer_id: str) -> Any:
 @api_auth()
 def v1_ledger(customer_id: str) -> Any:
     member = _member(customer_id)
-    q = select(LedgerEntry).where(LedgerEntry.member_id == member.id)
     before = request.args.get("before_id")
+    before_id = None
     if before:
         before_id = parse_id(before)
         if before_id is None:
             raise ApiError(422, "invalid", "before_id must be an entry id", {"before_id": "must be an entry id"})
-        # Pages follow the order of the list (newest first by when it happened): after the given entry.
-        anchor = db.session.execute(select(LedgerEntry.occurred_at).where(
-            LedgerEntry.member_id == member.id, LedgerEntry.id == before_id)).scalar_one_or_none()
-        if anchor is None:
-            raise ApiError(422, "invalid", "before_id must be an entry of this member",
-                           {"before_id": "not an entry of this member"})
-        q = q.where(or_(LedgerEntry.occurred_at < anchor,
-                        and_(LedgerEntry.occurred_at == anchor, LedgerEntry.id < before_id)))
-    entries = list(db.session.execute(
-        q.order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc()).limit(LEDGER_PAGE + 1)).scalars())
-    body: dict[str, Any] = {"entries": [entry_document(e) for e in entries[:LEDGER_PAGE]]}
-    if len(entries) > LEDGER_PAGE:
-        body["next_before_id"] = entries[LEDGER_PAGE - 1].id
+    try:
+        page = ledger_page(member, before_id, LEDGER_PAGE)
+    except NotAnEntryOfMember:
+        raise ApiError(422, "invalid", "before_id must be an entry of this member",
+                       {"before_id": "not an entry of this member"}) from None
+    body: dict[str, Any] = {"entries": [entry_document(e) for e in page.entries]}
+    if page.next_before_id is not None:
+        body["next_before_id"] = page.next_before_id
     return jsonify(body)
 
 
 @bp.post("/v1/members/<customer_id>/adjustments")
 @api_auth()
 def v1_adjust(customer_id: str) -> Any:
-    from app.services.adjustments import AdjustmentInvalid, adjust_points
-
     member = _member(customer_id)
     body = json_body()
     try:
@@ -140,10 +134,6 @@ def v1_redeem(customer_id: str) -> Any:
 
 @bp.post("/v1/actions")
 def v1_actions() -> Any:
-    from app.services.actions import ACTION_SIGNATURE_HEADER, award_action, verify_action_signature
-    from app.services.program import EngineError
-    from app.services.shops import get_active_shop
-
     raw = request.get_data(cache=True)
     try:
         body = parse_json(raw or b"null")
@@ -177,8 +167,6 @@ def v1_actions() -> Any:
                               via="api", actor="app:signed")
     except EngineError as exc:
         raise _engine_error(exc) from None
-    from app.services.rewards import request_writeback
-
     request_writeback()
     return jsonify({"customer_id": str(result.member.customer_id), "action": action, "points": result.points,
                     "entry_id": result.entry.id, "created": result.created,

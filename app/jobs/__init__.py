@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue
 
 from app import clock, error_reporting
 from app.jobs.inprocess import LOCK_WAIT, Call, InProcess
@@ -55,8 +57,6 @@ class Jobs:
     @property
     def redis(self) -> Any:
         if self._redis is None:
-            from redis import Redis
-
             # Short timeouts: a Redis outage must not hold a webhook past Shopify's 5 s limit.
             self._redis = Redis.from_url(
                 self.redis_url or "", socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=30
@@ -64,8 +64,6 @@ class Jobs:
         return self._redis
 
     def queue(self, name: str) -> Any:
-        from rq import Queue
-
         return Queue(self.queue_name(name), connection=self.redis, default_timeout=600)
 
     def enqueue(self, queue: str, func: Callable[..., Any], *args: Any, job_id: str | None = None, **kw: Any) -> bool:
@@ -116,7 +114,7 @@ class Jobs:
         A flag per slot, set with NX: only the setter enqueues, and a drain clears its flag before it
         starts claiming, so every delivery committed before a failed NX is seen by the pending drain.
         """
-        from app.jobs.webhooks import drain_webhooks
+        from app.jobs.webhooks import drain_webhooks  # here: app.jobs.webhooks imports this module
 
         slot = slot_hint % self.drain_slots
         if self.in_process:
@@ -149,7 +147,7 @@ class Jobs:
 
     def kick_all_slots(self) -> bool:
         """One round trip: the flag of every slot with NX, then a drain enqueued for each flag this set."""
-        from app.jobs.webhooks import drain_webhooks
+        from app.jobs.webhooks import drain_webhooks  # here: app.jobs.webhooks imports this module
 
         slots = range(self.drain_slots)
         try:
@@ -223,7 +221,7 @@ class _Kicker:
 
 def _drain_in_process(budget: float | None) -> bool:
     """The in-process drain, in steps; True when nothing due is left, False when `budget` seconds ran out."""
-    from app.jobs.webhooks import drain_webhooks
+    from app.jobs.webhooks import drain_webhooks  # here: app.jobs.webhooks imports this module
 
     deadline = None if budget is None else time.monotonic() + budget
     while True:
@@ -276,7 +274,7 @@ def job_context() -> Iterator[Flask]:
         yield current_app  # type: ignore[misc]
         return
     if _worker_app is None:
-        from app import create_app
+        from app import create_app  # here: create_app imports this module
 
         _worker_app = create_app()
     try:

@@ -1,13 +1,11 @@
-"""The analytics rollup's rebuild on the bulk queue: the job itself, and the port app.services.analytics asks
-for one through (one queued rebuild per shop at a time, however many dashboards ask)."""
+"""The analytics rollup's rebuild on the bulk queue: the job, and how app.jobs.work queues one when
+app.services.analytics asks ("analytics-rebuild": one queued rebuild per shop at a time)."""
 
 from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Flask
-
-from app.jobs import current_jobs, job_context
+from app.jobs import Jobs, current_jobs, job_context
 from app.services import analytics
 
 
@@ -24,10 +22,9 @@ def rebuild_shop(shop_id: int) -> int:
                     jobs.redis.delete(_rebuild_flag(jobs.prefix, shop_id))
 
 
-def queue_rebuild(shop_id: int) -> bool:
+def queue_rebuild(jobs: Jobs, shop_id: int) -> bool:
     """Queues one rebuild on the bulk queue (in-process when the app runs without Redis, as every job does).
     False when one is already queued or Redis is down (the daily rebuild will come)."""
-    jobs = current_jobs()
     if not jobs.in_process:
         try:  # one queued rebuild per shop at a time, however many dashboards ask
             if not jobs.redis.set(_rebuild_flag(jobs.prefix, shop_id), "1", nx=True, ex=3600):
@@ -39,7 +36,3 @@ def queue_rebuild(shop_id: int) -> bool:
 
 def _rebuild_flag(prefix: str, shop_id: int) -> str:
     return f"regulars:{prefix}analytics-rebuild:{shop_id}"
-
-
-def init_app(app: Flask) -> None:
-    analytics.register_rebuilder(queue_rebuild)

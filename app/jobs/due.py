@@ -11,20 +11,18 @@ from flask import Flask
 
 from app.jobs import current_jobs, job_context
 from app.services import due as due_work
+from app.services.pending import release_order_now
+from app.services.referrals import settle_now
 
 
 def release_order_points(order_ref_id: int) -> int:
     """One order's pending points, released at their moment."""
-    from app.services.pending import release_order_now
-
     with job_context():
         return release_order_now(order_ref_id)
 
 
 def settle_referral(referral_id: int) -> str:
     """One referral whose waiting period is over: the advocate rewarded (or the referral withdrawn)."""
-    from app.services.referrals import settle_now
-
     with job_context():
         return settle_now(referral_id)
 

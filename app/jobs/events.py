@@ -18,9 +18,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.jobs import Jobs, _Kicker, current_jobs, job_context, jobs_for
-from app.jobs.registry import sweep_hook
 from app.models import OutboxEvent
 from app.services.events import OUTBOX_WRITTEN as _FLAG
+from app.services.relay import relay, work_waiting
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ def relay_flag(jobs: Jobs) -> str:
 
 def relay_events() -> dict[str, int]:
     """RQ job: fan the outbox out and deliver what is due, until nothing is (bounded)."""
-    from app.services.relay import relay
-
     with job_context():
         jobs = current_jobs()
         if not jobs.in_process:
@@ -76,8 +74,6 @@ def request_relay(app: Flask | None = None) -> None:
 
 def run_in_process(app: Flask) -> None:
     """The relay now, in a fresh app context (so a session of its own), never re-entered by its own commits."""
-    from app.services.relay import relay
-
     if getattr(_local, "running", False):
         return
     _local.running = True
@@ -112,11 +108,8 @@ def _after_rollback(session: Session, previous: Any) -> None:
         session.info.pop(_FLAG, None)
 
 
-@sweep_hook("relay")
 def sweep() -> int:
     """Every minute: events a lost kick left behind, and retries that came due."""
-    from app.services.relay import relay, work_waiting
-
     if not work_waiting():
         return 0
     run = relay()

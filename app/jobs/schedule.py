@@ -1,13 +1,11 @@
 """RQ entry points of the schedule (app/jobs/cron_config.py registers them with `rq cron`).
 
 Each takes plain arguments, opens the app context, calls one service and returns a small dict that
-RQ keeps as the job's result. Services of other subsystems are looked up by name, so a job whose
-service is not there yet logs and does nothing instead of failing the schedule.
+RQ keeps as the job's result. Services are imported by name at the top, so a misspelt one fails at start.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,99 +14,88 @@ from typing import Any
 
 from flask import Flask
 
+from app.extensions import db
 from app.jobs import job_context, jobs_for
 from app.jobs.automations import AUTOMATIONS_INTERVAL, RELAY_INTERVAL, relay_now, run_automations
 from app.jobs.inprocess import Periodic
+from app.jobs.webhooks import sweep
+from app.models import Shop
+from app.services import (
+    analytics,
+    birthdays,
+    expiry,
+    pending,
+    reconcile,
+    referrals,
+    rewards,
+    tiers,
+    writeback,
+)
 
 log = logging.getLogger(__name__)
 
 
 def release_pending_points() -> dict[str, int]:
     """Pending order points whose period is over become available (every few minutes)."""
-    from app.services.pending import release_due
-
     with job_context():
-        return release_due()
+        return pending.release_due()
 
 
 def evaluate_tiers() -> dict[str, int]:
     """Daily: upgrades due, downgrades after the grace days, for every shop with tiers."""
-    from app.services.tiers import evaluate_all
-
     with job_context():
-        return evaluate_all()
+        return tiers.evaluate_all()
 
 
 def evaluate_shop_tiers(shop_id: int) -> dict[str, int]:
     """One shop's evaluation, e.g. right after its ladder was edited."""
-    from app.extensions import db
-    from app.models import Shop
-    from app.services.tiers import evaluate_shop
-
     with job_context():
         shop = db.session.get(Shop, shop_id)
         if shop is None or not shop.active:
             return {}
-        return evaluate_shop(shop)
+        return tiers.evaluate_shop(shop)
 
 
 def award_birthdays() -> dict[str, int]:
     """Daily: birthday and anniversary points of the day."""
-    from app.services.birthdays import award_due
-
     with job_context():
-        return award_due()
+        return birthdays.award_due()
 
 
 def run_expiry() -> dict[str, int]:
     """Daily: reminders before inactivity expiry, then the expiry itself."""
-    from app.services.expiry import run_due
-
     with job_context():
-        return run_due()
+        return expiry.run_due()
 
 
 def reconcile_orders() -> dict[str, int]:
     """Nightly: orders changed in Shopify since the last run, through the order path (missed webhooks heal)."""
-    from app.services.reconcile import reconcile_all
-
     with job_context():
-        return reconcile_all()
-
-
-def _call_service(module: str, name: str) -> Any:
-    with job_context():
-        try:
-            service = importlib.import_module(f"app.services.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"app.services.{module}":
-                raise
-            service = None
-        fn: Callable[[], Any] | None = getattr(service, name, None) if service is not None else None
-        if fn is None:
-            log.info("app.services.%s.%s is not available: nothing to run", module, name)
-            return None
-        return fn()
+        return reconcile.reconcile_all()
 
 
 def process_referrals() -> Any:
     """Referrals whose friend's order passed the pending period: advocate rewarded (rewards engineer's service)."""
-    return _call_service("referrals", "process_due")
+    with job_context():
+        return referrals.process_due()
 
 
 def expire_reward_codes() -> Any:
     """Unused reward codes past their end: expired, points back when the shop says so."""
-    return _call_service("rewards", "expire_codes")
+    with job_context():
+        return rewards.expire_codes()
 
 
 def sync_writeback() -> Any:
     """Metafields and tier tags of members whose points or tier changed, within Shopify's rate limits."""
-    return _call_service("writeback", "sync_due")
+    with job_context():
+        return writeback.sync_due()
 
 
 def refresh_analytics() -> Any:
     """Daily heal of the dashboard's rollups (the order path keeps them current between runs)."""
-    return _call_service("analytics", "refresh_all")
+    with job_context():
+        return analytics.refresh_all()
 
 
 # name → job, for `flask --app app regulars run <name>` and the cron config.
@@ -148,8 +135,6 @@ class Entry:
 
 
 def schedule_entries() -> list[Entry]:
-    from app.jobs.webhooks import sweep
-
     return [
         # Every minute: drains for stored deliveries nobody is draining, and the outbox consumers.
         Entry("sweep", sweep, "webhooks", every=MINUTE, timeout=300),

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from rq import Queue
+
 from app.jobs import QUEUES, Jobs
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,6 @@ def delivery_outcomes(jobs: Jobs) -> dict[str, int]:
 def queue_figures(jobs: Jobs) -> dict[str, dict[str, int]]:
     """Per RQ queue: jobs waiting, started (running now), failed (kept in RQ's failed registry), and
     scheduled (waiting for their time); one round trip. Raises when Redis does not answer."""
-    from rq import Queue
-
     pipe: Any = jobs.redis.pipeline(transaction=False)
     names = [jobs.queue_name(q) for q in QUEUES]
     for name in names:

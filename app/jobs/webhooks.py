@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from app.jobs import current_jobs, job_context
+from app.jobs.events import sweep as relay_sweep
 from app.jobs.stats import record_outcomes
+from app.services import writeback
+from app.services.deliveries import drain, pending_count
+from app.services.topics import dispatch
 
 log = logging.getLogger(__name__)
 
 
 def drain_webhooks(slot: int = 0, limit: int | None = None) -> int:
     """Processes stored deliveries until none is due. Several drains may run at once (SKIP LOCKED)."""
-    from app.services.deliveries import drain
-    from app.webhooks.handlers import dispatch
-
     with job_context() as app:
         jobs = current_jobs()
         if not jobs.in_process:
@@ -29,8 +31,6 @@ def drain_webhooks(slot: int = 0, limit: int | None = None) -> int:
 def sweep() -> dict[str, int]:
     """Every minute: re-kick drains for stored-but-unprocessed deliveries (Redis was down, a worker died,
     a retry came due) and hand pending outbox events to their consumers."""
-    from app.services.deliveries import pending_count
-
     with job_context():
         jobs = current_jobs()
         pending = pending_count(due_only=True)
@@ -47,10 +47,16 @@ def sweep() -> dict[str, int]:
         return {"pending": pending, "kicked": kicked, **extra}
 
 
-def _sweep_hooks() -> dict[str, int]:
-    """Other subsystems' sweeps (the outbox consumers), registered by name so the sweeper stays small."""
-    from app.jobs.registry import SWEEP_HOOKS
+# The minute sweep's other parts, by name (the names are keys of the sweep's result): the write-back of
+# flagged members, and the relay of outbox events a lost kick left behind.
+SWEEP_HOOKS: dict[str, Callable[[], int]] = {
+    "writeback": writeback.sweep,
+    "relay": relay_sweep,
+}
 
+
+def _sweep_hooks() -> dict[str, int]:
+    """Each part on its own: one failing does not stop the others."""
     out: dict[str, int] = {}
     for name, hook in SWEEP_HOOKS.items():
         try:

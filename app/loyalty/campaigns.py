@@ -1,4 +1,4 @@
-"""Limited-time campaigns: which are active for a member, and the multiplier and bonus they add to an order."""
+"""Limited-time campaigns: their lifecycle status, which apply to a member, and what they add to an order."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Literal
 
 CampaignKind = Literal["multiplier", "bonus"]
+CampaignStatus = Literal["scheduled", "active", "paused", "ended", "deleted"]
+CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = ("scheduled", "active", "paused", "ended", "deleted")
 
 
 @dataclass(frozen=True)
@@ -30,21 +32,24 @@ class Campaign:
     segments: frozenset[str] = frozenset()
     holdout_percent: int = 0
     name: str = ""
+    # Paused by the merchant (the row is switched off) / deleted (soft, kept for history).
+    paused: bool = False
+    deleted: bool = False
 
 
 def validate_campaign(campaign: Campaign) -> dict[str, str]:
-    """Field errors of a campaign; empty when valid."""
+    """Field errors of a campaign, in words a merchant reads; empty when valid."""
     errors: dict[str, str] = {}
     if campaign.kind not in ("multiplier", "bonus"):
-        errors["kind"] = "must be multiplier or bonus"
+        errors["kind"] = "Choose a points multiplier or a points bonus"
     elif campaign.kind == "multiplier" and not Decimal(1) <= campaign.value <= Decimal(100):
-        errors["value"] = "a multiplier must be between 1 and 100"
+        errors["value"] = "Enter a multiplier from 1 to 100, such as 2 for double points"
     elif campaign.kind == "bonus" and (campaign.value < 1 or campaign.value != campaign.value.to_integral_value()):
-        errors["value"] = "a bonus must be a whole number of points, at least 1"
+        errors["value"] = "Enter a whole number of points, 1 or more"
     if campaign.ends_at <= campaign.starts_at:
-        errors["ends_at"] = "must be after starts_at"
+        errors["ends_at"] = "Choose an end after the start"
     if not 0 <= campaign.holdout_percent <= 90:
-        errors["holdout_percent"] = "must be between 0 and 90"
+        errors["holdout_percent"] = "Enter a whole percentage from 0 to 90"
     return errors
 
 
@@ -74,8 +79,26 @@ class CampaignEffect:
         return tuple(sorted(ids))
 
 
+def campaign_status(campaign: Campaign, now: datetime) -> CampaignStatus:
+    """The one decision of where a campaign stands at ``now``; only "active" gives points.
+
+    Deleted wins over everything, then ended (past ``ends_at``: ended stays ended, paused or not), then
+    paused (the merchant's switch), then scheduled (before ``starts_at``).
+    """
+    if campaign.deleted:
+        return "deleted"
+    if now >= campaign.ends_at:
+        return "ended"
+    if campaign.paused:
+        return "paused"
+    if now < campaign.starts_at:
+        return "scheduled"
+    return "active"
+
+
 def is_active(campaign: Campaign, now: datetime) -> bool:
-    return campaign.starts_at <= now < campaign.ends_at
+    """Whether the campaign gives anything to an order placed at ``now``."""
+    return campaign_status(campaign, now) == "active"
 
 
 def applies_to(campaign: Campaign, member_tier_id: int | None, member_segments: Iterable[str]) -> bool:

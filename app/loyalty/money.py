@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
-from typing import Any
 
 CENT = Decimal("0.01")
 
@@ -38,24 +36,6 @@ def parse_money(value: object) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"not a finite money amount: {value!r}")
     return result
-
-
-def shop_money(payload: Mapping[str, Any], field: str, default: Decimal | None = None) -> Decimal:
-    """Read ``field`` of a Shopify REST payload in the shop's currency.
-
-    Prefers ``<field>_set.shop_money.amount`` (always the shop currency) and falls back to the plain
-    ``<field>`` string. Missing both: ``default`` if given, else ``ValueError``.
-    """
-    money_set = payload.get(f"{field}_set")
-    if isinstance(money_set, Mapping):
-        shop = money_set.get("shop_money")
-        if isinstance(shop, Mapping) and shop.get("amount") is not None:
-            return parse_money(shop["amount"])
-    if payload.get(field) is not None:
-        return parse_money(payload[field])
-    if default is not None:
-        return default
-    raise ValueError(f"missing money field {field!r}")
 
 
 def exact_product(*factors: Decimal | int) -> Decimal:

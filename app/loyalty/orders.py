@@ -13,12 +13,15 @@ from typing import Any, Literal, Protocol
 
 from app.loyalty.campaigns import CampaignEffect
 from app.loyalty.ledger import EARN_ORDER, REVERSE_ORDER, apply_reversal_policy
-from app.loyalty.money import exact_product, floor_points, parse_money, shop_money
-from app.loyalty.referrals import Address, address_from_payload
+from app.loyalty.money import exact_product, floor_points, parse_money
+from app.loyalty.referrals import Address
 from app.loyalty.settings import ProgramSettings, ReversalPolicy
 from app.loyalty.tiers import Tier
 
-EARNING_STATUSES = frozenset({"paid", "partially_refunded"})
+# The one home of the financial statuses under which an order is paid and counts (its points, tier spend, the
+# dashboard's revenue, a referral's qualifying order); SQL filters take the tuple.
+PAID_STATUSES = ("paid", "partially_refunded")
+EARNING_STATUSES = frozenset(PAID_STATUSES)
 
 # Only used to break a tie between two different payloads with the same updated_at: the one further
 # along wins, so the result never depends on which of the two arrived first.
@@ -28,11 +31,11 @@ _STATUS_PROGRESS = {
 }
 
 
-# --- parsing ---------------------------------------------------------------------------------------
+# --- the domain's types (app.shopify.orders makes them from Shopify's payloads) ---------------------
 
 
 def parse_datetime(value: object) -> datetime:
-    """An ISO 8601 timestamp from Shopify (``2024-05-01T10:00:00-04:00``) as an aware datetime (naive → UTC)."""
+    """An ISO 8601 timestamp (``2024-05-01T10:00:00-04:00``) as an aware datetime (naive → UTC)."""
     if isinstance(value, datetime):
         result = value
     elif isinstance(value, str):
@@ -49,21 +52,15 @@ def _optional_datetime(value: object) -> datetime | None:
     return None if value in (None, "") else parse_datetime(value)
 
 
-def parse_id(value: object) -> int:
-    """A Shopify id (int, numeric string or ``gid://shopify/Order/123``) as an int; ids exceed 2^53."""
-    if isinstance(value, bool):
+def _stored_id(value: object) -> int:
+    """An id of the domain's own stored JSON (an int; a numeric string read back the same)."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
         raise ValueError(f"not an id: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.rsplit("/", 1)[-1].strip()
-        if text.isdigit():
-            return int(text)
-    raise ValueError(f"not an id: {value!r}")
+    return int(value)
 
 
 def _optional_id(value: object) -> int | None:
-    return None if value in (None, "") else parse_id(value)
+    return None if value in (None, "") else _stored_id(value)
 
 
 def _int(value: object, default: int = 0) -> int:
@@ -103,50 +100,6 @@ class RefundState:
     @property
     def lines_tax(self) -> Decimal:
         return sum((line.total_tax for line in self.lines), Decimal(0))
-
-
-def refund_from_payload(payload: Mapping[str, Any], order_id: int | None = None) -> RefundState:
-    """Parse a refunds/create payload (or one entry of an order's ``refunds``).
-
-    Shipping refunded is read from ``refund_shipping_lines`` when present, else from the
-    ``order_adjustments`` of kind ``shipping_refund`` (Shopify sends those amounts negative).
-    """
-    oid = _optional_id(payload.get("order_id"))
-    if oid is None:
-        if order_id is None:
-            raise ValueError("refund without order_id")
-        oid = order_id
-    lines = []
-    for item in payload.get("refund_line_items") or ():
-        line_item = item.get("line_item") or {}
-        lines.append(
-            RefundLine(
-                line_item_id=_optional_id(item.get("line_item_id") or line_item.get("id")),
-                quantity=_int(item.get("quantity")),
-                subtotal=shop_money(item, "subtotal", Decimal(0)),
-                total_tax=shop_money(item, "total_tax", Decimal(0)),
-                gift_card=bool(line_item.get("gift_card", False)),
-            )
-        )
-    shipping = shipping_tax = Decimal(0)
-    shipping_lines = payload.get("refund_shipping_lines") or ()
-    if shipping_lines:
-        for s in shipping_lines:
-            shipping += abs(shop_money(s, "subtotal_amount", Decimal(0)))
-            shipping_tax += abs(shop_money(s, "tax_amount", Decimal(0)))
-    else:
-        for adj in payload.get("order_adjustments") or ():
-            if adj.get("kind") == "shipping_refund":
-                shipping += abs(shop_money(adj, "amount", Decimal(0)))
-                shipping_tax += abs(shop_money(adj, "tax_amount", Decimal(0)))
-    return RefundState(
-        refund_id=parse_id(payload.get("id")),
-        order_id=oid,
-        created_at=_optional_datetime(payload.get("created_at")),
-        lines=tuple(lines),
-        shipping=shipping,
-        shipping_tax=shipping_tax,
-    )
 
 
 @dataclass(frozen=True)
@@ -193,58 +146,6 @@ class OrderState:
         if self.cancelled_at is not None or self.financial_status not in EARNING_STATUSES:
             return False
         return allow_test_orders or not self.test
-
-
-def order_state_from_payload(payload: Mapping[str, Any]) -> OrderState:
-    """Parse a Shopify REST order payload. Raises ``ValueError`` without an ``id`` or ``updated_at``,
-    or with a money field that is not a finite decimal string."""
-    order_id = parse_id(payload.get("id"))
-    customer = payload.get("customer") or {}
-    email = payload.get("email") or payload.get("contact_email") or customer.get("email") or None
-    if "current_shipping_price_set" in payload:
-        shipping, current = shop_money(payload, "current_shipping_price", Decimal(0)), True
-    else:
-        shipping, current = shop_money(payload, "total_shipping_price", Decimal(0)), False
-    if payload.get("current_subtotal_price_set") is not None or payload.get("current_subtotal_price") is not None:
-        subtotal = shop_money(payload, "current_subtotal_price")
-    else:
-        subtotal = shop_money(payload, "subtotal_price")
-    gift_lines = []
-    for item in payload.get("line_items") or ():
-        if item.get("gift_card"):
-            cq = item.get("current_quantity")
-            gift_lines.append(
-                GiftCardLine(
-                    line_item_id=parse_id(item.get("id")),
-                    price=shop_money(item, "price"),
-                    quantity=_int(item.get("quantity")),
-                    current_quantity=None if cq is None else _int(cq),
-                )
-            )
-    refunds = sorted(
-        (refund_from_payload(r, order_id) for r in payload.get("refunds") or ()), key=lambda r: r.refund_id
-    )
-    client = payload.get("client_details") or {}
-    browser_ip = payload.get("browser_ip") or client.get("browser_ip") or None
-    return OrderState(
-        order_id=order_id,
-        updated_at=parse_datetime(payload.get("updated_at")),
-        financial_status=str(payload.get("financial_status") or "").lower(),
-        subtotal=subtotal,
-        customer_id=_optional_id(customer.get("id")),
-        email=str(email) if email else None,
-        cancelled_at=_optional_datetime(payload.get("cancelled_at")),
-        test=bool(payload.get("test", False)),
-        paid_at=_optional_datetime(payload.get("processed_at") or payload.get("created_at")),
-        shipping=shipping,
-        shipping_is_current=current,
-        tax=shop_money(payload, "current_total_tax", shop_money(payload, "total_tax", Decimal(0))),
-        gift_card_lines=tuple(gift_lines),
-        refunds=tuple(refunds),
-        discount_codes=tuple(str(d.get("code")) for d in payload.get("discount_codes") or () if d.get("code")),
-        browser_ip=str(browser_ip) if browser_ip else None,
-        shipping_address=address_from_payload(payload.get("shipping_address")),
-    )
 
 
 # --- knowledge -------------------------------------------------------------------------------------
@@ -304,7 +205,7 @@ class OrderKnowledge:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrderKnowledge:
         return cls(
-            order_id=parse_id(data["order_id"]),
+            order_id=_stored_id(data["order_id"]),
             order=None if data.get("order") is None else _order_from_dict(data["order"]),
             refunds=tuple(_refund_from_dict(r) for r in data.get("refunds") or ()),
         )
@@ -312,8 +213,8 @@ class OrderKnowledge:
 
 def _refund_from_dict(d: Mapping[str, Any]) -> RefundState:
     return RefundState(
-        refund_id=parse_id(d["refund_id"]),
-        order_id=parse_id(d["order_id"]),
+        refund_id=_stored_id(d["refund_id"]),
+        order_id=_stored_id(d["order_id"]),
         created_at=_optional_datetime(d.get("created_at")),
         lines=tuple(
             RefundLine(
@@ -333,7 +234,7 @@ def _refund_from_dict(d: Mapping[str, Any]) -> RefundState:
 def _order_from_dict(d: Mapping[str, Any]) -> OrderState:
     address = d.get("shipping_address")
     return OrderState(
-        order_id=parse_id(d["order_id"]),
+        order_id=_stored_id(d["order_id"]),
         updated_at=parse_datetime(d["updated_at"]),
         financial_status=str(d["financial_status"]),
         subtotal=parse_money(d["subtotal"]),
@@ -347,7 +248,7 @@ def _order_from_dict(d: Mapping[str, Any]) -> OrderState:
         tax=parse_money(d.get("tax", "0")),
         gift_card_lines=tuple(
             GiftCardLine(
-                line_item_id=parse_id(g["line_item_id"]),
+                line_item_id=_stored_id(g["line_item_id"]),
                 price=parse_money(g["price"]),
                 quantity=_int(g["quantity"]),
                 current_quantity=None if g.get("current_quantity") is None else _int(g["current_quantity"]),
@@ -640,8 +541,3 @@ def order_points_change(
         available=-(decision.available_taken + decision.forgiven),
         forgiven=decision.forgiven,
     )
-
-
-def pending_release_due(release_at: datetime | None, now: datetime) -> bool:
-    """Whether pending points due at ``release_at`` can be released now."""
-    return release_at is not None and now >= release_at

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERRAL_CODE_LENGTH = 8
@@ -87,20 +87,6 @@ class Address:
             text = unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode("ascii").lower()
             out.append(" ".join(re.sub(r"[^a-z0-9]+", " ", text).split()))
         return "|".join(out)
-
-
-def address_from_payload(data: Mapping[str, Any] | None) -> Address | None:
-    """An Address from a Shopify address object; None when missing or empty."""
-    if not data:
-        return None
-    address = Address(
-        address1=str(data.get("address1") or ""),
-        address2=str(data.get("address2") or ""),
-        city=str(data.get("city") or ""),
-        zip=str(data.get("zip") or ""),
-        country_code=str(data.get("country_code") or ""),
-    )
-    return address if address.normalized().replace("|", "") else None
 
 
 @dataclass(frozen=True)

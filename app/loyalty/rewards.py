@@ -1,11 +1,12 @@
-"""Rewards: their validation, what a redemption costs and is worth, codes, and the Shopify discount input."""
+"""Rewards: their validation, what a redemption costs and is worth, and their codes (app.shopify.discounts makes
+the Shopify discount of a code)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from app.loyalty.ledger import can_redeem
 from app.loyalty.money import exact_product, floor_money
@@ -134,58 +135,3 @@ def discount_code(rng: RandomBits) -> str:
 
 def code_expires_at(now: datetime, code_expiry_days: int) -> datetime:
     return now + timedelta(days=code_expiry_days)
-
-
-@dataclass(frozen=True)
-class DiscountRequest:
-    """A Shopify Admin GraphQL discount creation: call ``mutation`` with ``variables``."""
-
-    mutation: Literal["discountCodeBasicCreate", "discountCodeFreeShippingCreate"]
-    input_name: Literal["basicCodeDiscount", "freeShippingCodeDiscount"]
-    input: dict[str, Any]
-
-    @property
-    def variables(self) -> dict[str, Any]:
-        return {self.input_name: self.input}
-
-
-def _money(amount: Decimal) -> str:
-    return str(floor_money(amount))
-
-
-def discount_input(
-    reward: RewardSpec,
-    quote: Quote,
-    code: str,
-    customer_gid: str,
-    starts_at: datetime,
-    ends_at: datetime,
-) -> DiscountRequest:
-    """The discount Shopify must create for a redemption: one use, only this customer, until ``ends_at``,
-    with the reward's minimum subtotal. Free product: a fixed amount (the product's price) off that
-    variant only, once — so a second unit is not free too."""
-    common: dict[str, Any] = {
-        "title": f"Regulars: {reward.name}",
-        "code": code,
-        "startsAt": starts_at.isoformat(),
-        "endsAt": ends_at.isoformat(),
-        "customerSelection": {"customers": {"add": [customer_gid]}},
-        "appliesOncePerCustomer": True,
-        "usageLimit": 1,
-    }
-    if reward.minimum_subtotal > 0:
-        common["minimumRequirement"] = {"subtotal": {"greaterThanOrEqualToSubtotal": _money(reward.minimum_subtotal)}}
-    if reward.type == "free_shipping":
-        return DiscountRequest(
-            "discountCodeFreeShippingCreate", "freeShippingCodeDiscount", {**common, "destination": {"all": True}}
-        )
-    items: dict[str, Any] = {"all": True}
-    if reward.type == "percentage":
-        # Shopify's percentage is a Float fraction (0.15 for 15 %): a ratio, not money.
-        value: dict[str, Any] = {"percentage": float(quote.value / 100)}
-    else:
-        value = {"discountAmount": {"amount": _money(quote.value), "appliesOnEachItem": False}}
-        if reward.type == "free_product":
-            items = {"products": {"productVariantsToAdd": [f"gid://shopify/ProductVariant/{reward.product_variant_id}"]}}
-    common["customerGets"] = {"value": value, "items": items}
-    return DiscountRequest("discountCodeBasicCreate", "basicCodeDiscount", common)

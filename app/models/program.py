@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.types import Money, PrimaryKey, ShopifyId, UTCDateTime, same_as_created, utcnow
+from app.models.types import JsonDoc, Money, PrimaryKey, ShopifyId, UTCDateTime, same_as_created, utcnow
 
 
 class Tier(db.Model):  # type: ignore[name-defined,misc]
@@ -25,6 +37,8 @@ class Tier(db.Model):  # type: ignore[name-defined,misc]
     multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"))
     entry_bonus: Mapped[int] = mapped_column(Integer, default=0)
     perks: Mapped[str | None] = mapped_column(Text)
+    # The name per storefront language, {locale: name}; `name` where a language has none.
+    names: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, server_default=text("'{}'"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -52,12 +66,16 @@ class TierChange(db.Model):  # type: ignore[name-defined,misc]
 
 class Reward(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "rewards"
+    # A deleted reward is never switched on, so `active` alone decides whether shoppers see it.
+    __table_args__ = (CheckConstraint("deleted_at IS NULL OR NOT active", name="ck_rewards_deleted_is_off"),)
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     # fixed_amount | percentage | free_shipping | free_product | variable
     type: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(128))
+    # The name per storefront language, {locale: name}; `name` where a language has none.
+    names: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, server_default=text("'{}'"))
     points_cost: Mapped[int] = mapped_column(Integer)
     # Money off for fixed_amount, percent for percentage, money per point-block for variable.
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
@@ -69,6 +87,8 @@ class Reward(db.Model):  # type: ignore[name-defined,misc]
     variable_max_points: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Soft delete: gone from every list; redemptions and the audit log still name it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -93,6 +113,8 @@ class CustomAction(db.Model):  # type: ignore[name-defined,misc]
 
 class Campaign(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "campaigns"
+    # A deleted campaign is never switched on; `active` false with no deleted_at is "paused".
+    __table_args__ = (CheckConstraint("deleted_at IS NULL OR NOT active", name="ck_campaigns_deleted_is_off"),)
 
     id: Mapped[int] = mapped_column(PrimaryKey, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -106,4 +128,5 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
     # Share of eligible members kept out of the campaign to measure lift.
     holdout_percent: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

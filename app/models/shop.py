@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -30,6 +30,8 @@ class Shop(db.Model):  # type: ignore[name-defined,misc]
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Per-shop program settings (loyalty-rules.md); app.loyalty.settings owns defaults and validation.
     settings: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    # The merchant's own shopper-facing texts: {locale: {text key: text}} (app/services/texts.py validates).
+    text_overrides: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict, server_default=text("'{}'"))
     setup_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Secret other apps use to sign POST /api/v1/actions.
     action_secret: Mapped[str | None] = mapped_column(String(128))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.proxy.routes import bp
+from app.proxy.routes import (
+    bp,  # its service, app.services.proxy_requests, registers the proxy_requests table
+)
 
 
 def init_app(app: Flask) -> None:
-    import app.proxy.requests as _proxy_requests  # noqa: F401  (registers the proxy_requests table; "as" keeps `app` the Flask app)
-
     app.register_blueprint(bp)

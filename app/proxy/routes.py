@@ -6,24 +6,32 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from sqlalchemy import select
 
 from app.extensions import db
-from app.i18n import Translator, translator
+from app.i18n import Translator, translator, use_locale
 from app.inputs import parse_id, parse_whole_number
 from app.loyalty.actions import validate_birthday
 from app.loyalty.referrals import is_referral_code, normalize_code
 from app.models import Member, Shop
 from app.proxy import auth
-from app.proxy.requests import run_once
 from app.services import member_view
+from app.services.actions import ActionRefused, award_action, claimable_action
+from app.services.members import BirthdayChangeRefused, enroll, set_birthday
+from app.services.program import EngineError
+from app.services.proxy_requests import run_once
+from app.services.referrals import (
+    FriendCodeFailed,
+    UnknownReferralCode,
+    create_friend_code,
+    ensure_code,
+    find_advocate,
+)
+from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, redeem
 from app.shopify import current_shopify
 
 log = logging.getLogger(__name__)
@@ -94,43 +102,53 @@ def _fragment_headers(resp: Response) -> Response:
     return resp
 
 
-def format_date(t: Translator, value: datetime) -> str:
-    if t.locale == "zh-CN":
-        return f"{value.year}年{value.month}月{value.day}日"
-    if t.locale == "en":
-        return f"{t('month_' + str(value.month))[:3]} {value.day}, {value.year}"
-    return f"{value.day} {t('month_' + str(value.month))} {value.year}"
-
-
-def _birthday_text(t: Translator, month: int, day: int) -> str:
-    if t.locale == "zh-CN":
-        return f"{month}月{day}日"
-    if t.locale == "en":
-        return f"{t('month_' + str(month))} {day}"
-    return f"{day} {t('month_' + str(month))}"
+def shop_translator(shop: Shop, locale: str | None) -> Translator:
+    """The storefront's language with the merchant's own texts; Flask-Babel follows it for the request."""
+    t = translator(locale, shop.text_overrides)
+    use_locale(t.locale)
+    return t
 
 
 def _render_widget(caller: auth.ProxyCaller, member: Member | None, flash: dict[str, Any] | None = None,
                    status: int = 200) -> Response:
-    t = translator(caller.locale)
     shop = caller.shop
+    t = shop_translator(shop, caller.locale)
     prefix = STOREFRONT_PREFIX
     view = member_view.build(shop, member, catalogue_version=caller.catalogue_version)
     subject = f"{shop.domain}|{caller.customer_id or ''}"
+    tiers = {tier.id: tier for tier in view.tiers}
     html = render_template(
         "proxy/widget.html",
         t=t, view=view, shop=shop, caller=caller, member=member,
         is_member=member_view.is_member(member),
         flash=flash,
-        money=lambda amount: member_view.money(shop, Decimal(amount)),
-        reward_value=lambda reward: member_view.reward_value_text(shop, reward),
-        format_date=lambda value: format_date(t, value),
-        birthday_text=lambda m, d: _birthday_text(t, m, d),
+        # Every sum a shopper reads: Babel's format for their language, in the shop's currency.
+        money=lambda amount: t.money(amount, shop.currency),
+        # Rewards and tiers by the name the merchant gave them in this language, else as typed.
+        name=lambda info: t.name(info.name, info.names) if info is not None else "",
+        tier_name=lambda tier_id: t.name(tiers[tier_id].name, tiers[tier_id].names) if tier_id in tiers else "",
+        refusal_text=lambda params: _refusal_text(t, view, member, params),
         form_token=auth.form_token(shop.domain, subject),
         new_key=auth.new_request_key,
         path_prefix=prefix, style_url=None if _for_theme() else asset_url("widget.css"),
     )
     return _fragment_headers(Response(html, status=status, mimetype="text/html"))
+
+
+def _refusal_text(t: Translator, view: member_view.WidgetView, member: Member | None,
+                  params: dict[str, Any]) -> str:
+    """Why a redemption was refused, in the shopper's words: the points still missing, the tier it is for."""
+    row = next((r for r in view.rewards if r.reward.id == params.get("reward_id")), None)
+    if row is None or row.refusal is None or member is None:
+        return t("reason_disabled")
+    if row.refusal.reason == "insufficient_points":
+        asked = params.get("points")
+        wanted = asked if isinstance(asked, int) else row.reward.points_cost
+        return t("reason_insufficient_points", n=max(wanted - member.points_available, 1))
+    if row.refusal.reason == "tier_not_allowed":
+        tier = next((x for x in view.tiers if x.id == row.reward.tier_id), None)
+        return t("reason_tier_not_allowed", tier=t.name(tier.name, tier.names) if tier else "")
+    return t("reason_" + row.refusal.reason)
 
 
 def _for_theme() -> bool:
@@ -144,8 +162,6 @@ def _member_of(caller: auth.ProxyCaller) -> Member | None:
     if member_view.is_member(member) and member is not None and not member.referral_code:
         # Members from before referral codes existed get theirs on first sight of the widget.
         try:
-            from app.services.referrals import ensure_code
-
             ensure_code(member)
         except Exception:  # the widget still renders without a link
             db.session.rollback()
@@ -196,8 +212,6 @@ def _post(action: str, work: Any) -> Response:
 def _refusals_shown(work: Any, caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
     """A refusal of the services (a customer deleted in Shopify joining, …) is shown in the widget with its
     status, like the refusals each action names itself, never a 5xx."""
-    from app.services.program import EngineError
-
     try:
         result: dict[str, Any] = work(caller, key)
     except EngineError as exc:
@@ -213,8 +227,6 @@ def _require_member(caller: auth.ProxyCaller) -> Member | None:
 
 
 def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.members import enroll
-
     assert caller.customer_id is not None
     # Enrolment is once per member by itself; the sign-up bonus key is the customer's.
     enroll(caller.shop, caller.customer_id, how="widget")
@@ -222,8 +234,6 @@ def _join(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
 
 
 def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, redeem
-
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
@@ -238,15 +248,13 @@ def _redeem(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
     except RewardNotFound:
         return _outcome("error", "error_unknown_reward", 404)
     except RedemptionRefused as exc:
-        return _outcome("error", "reason_" + exc.code, 409, message=exc.message)
+        return _outcome("error", "reason_" + exc.code, 409, reward_id=reward_id, points=points)
     except RedemptionFailed:
         return _outcome("error", "error_redeem_failed", 502)
     return _outcome("ok", "flash_redeemed", code=redemption.code)
 
 
 def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.services.members import BirthdayChangeRefused, set_birthday
-
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
@@ -262,18 +270,12 @@ def _birthday(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
 
 
 def _action(caller: auth.ProxyCaller, key: str) -> dict[str, Any]:
-    from app.models import CustomAction
-    from app.services.actions import ActionRefused, award_action
-
     member = _require_member(caller)
     if member is None:
         return _outcome("error", "error_not_member", 409)
     action_key = request.form.get("action", "")
-    action = db.session.execute(select(CustomAction).where(
-        CustomAction.shop_id == caller.shop.id, CustomAction.key == action_key, CustomAction.active.is_(True),
-    )).scalar_one_or_none()
-    if action is None or not action.honour_system:
-        # Only honour-system actions can be claimed by the shopper; the rest are awarded by the store.
+    action = claimable_action(caller.shop, action_key)
+    if action is None:
         return _outcome("error", "error_generic", 403)
     try:
         award_action(caller.shop, member, action.key, idempotency_key=f"widget:{key}", via="widget")
@@ -308,18 +310,17 @@ def claim_action() -> Response:
 def _advocate(shop: Shop, code: str) -> Member | None:
     if not is_referral_code(code):
         return None
-    member = db.session.execute(select(Member).where(
-        Member.shop_id == shop.id, Member.referral_code == code)).scalar_one_or_none()
+    member = find_advocate(shop, code)
     return member if member_view.is_member(member) else None
 
 
 def _landing(caller: auth.ProxyCaller, code: str, *, known: bool, error: str | None = None,
              email: str = "", status: int = 200) -> Response:
-    t = translator(caller.locale)
+    t = shop_translator(caller.shop, caller.locale)
     settings = member_view.program_settings(caller.shop)
     html = render_template(
         "proxy/landing.html", t=t, known=known, error=error, email=email, code=code,
-        offer=member_view.money(caller.shop, settings.referral_friend_discount),
+        offer=t.money(settings.referral_friend_discount, caller.shop.currency),
         shop_name=caller.shop.name or caller.shop.domain,
         form_token=auth.form_token(caller.shop.domain, f"referral|{code}"),
         locale=t.locale, style_url=asset_url("widget.css"),
@@ -347,8 +348,6 @@ def referral_claim(code: str) -> Response:
         return _landing(caller, normalized, known=False)
     if not _EMAIL.match(email) or len(email) > 320:
         return _landing(caller, normalized, known=True, error="landing_invalid_email", email=email, status=422)
-    from app.services.referrals import FriendCodeFailed, UnknownReferralCode, create_friend_code
-
     try:
         referral = create_friend_code(caller.shop, normalized, email)
     except UnknownReferralCode:

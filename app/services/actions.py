@@ -117,3 +117,13 @@ def award_action(shop: Shop, member_or_customer: Member | int, action_key: str, 
     if commit:
         db.session.commit()
     return ActionResult(entry, created, member)
+
+
+def claimable_action(shop: Shop, action_key: str) -> CustomAction | None:
+    """The shop's active action under `action_key` when a shopper may claim it themselves (honour system);
+    the others are awarded by the store."""
+    action = db.session.execute(
+        select(CustomAction).where(CustomAction.shop_id == shop.id, CustomAction.key == action_key,
+                                   CustomAction.active.is_(True))
+    ).scalar_one_or_none()
+    return action if action is not None and action.honour_system else None

@@ -1,4 +1,4 @@
-"""What the admin reads about members: search, filters, sorts and pages, and one member's full picture."""
+"""What the admin reads about members and referrals: search, filters, sorts and pages, and one member's full picture."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 
 from app.extensions import db
 from app.models import LedgerEntry, Member, Redemption, Referral, Shop, Tier, TierChange, utcnow
@@ -97,3 +97,59 @@ def member_detail(shop: Shop, member: Member, ledger_limit: int = 100) -> dict[s
     referrals = db.session.execute(select(Referral).where(Referral.advocate_member_id == member.id)
                                    .order_by(Referral.id.desc()).limit(50)).scalars().all()
     return {"ledger": list(ledger), "tier_changes": list(changes), "codes": list(codes), "referrals": list(referrals)}
+
+
+def enrolled_count(shop: Shop) -> int:
+    return int(db.session.execute(select(func.count()).where(
+        Member.shop_id == shop.id, Member.enrolled_at.is_not(None))).scalar_one())
+
+
+# --- referrals -------------------------------------------------------------------------------------
+
+# Each status and how the admin says it (the index's filter and its badges).
+REFERRAL_STATUSES: dict[str, str] = {
+    "invited": "Invited",
+    "pending": "Ordered, waiting for the pending period",
+    "completed": "Rewarded",
+    "withdrawn": "Withdrawn (order cancelled or refunded)",
+    "blocked": "Blocked as self-referral",
+    "review": "Needs your review",
+    "rejected": "Rejected",
+}
+# "status" groups the ones waiting for the merchant (review) first, then the rest in the order above.
+REFERRAL_SORTS = ("newest", "oldest", "status")
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    rows: list[tuple[Referral, Member]]
+    total: int
+    page: int
+    pages: int
+
+
+def search_referrals(shop: Shop, *, q: str | None = None, status: str | None = None, sort: str = "newest",
+                     page: int = 1, page_size: int = PAGE_SIZE) -> ReferralPage:
+    """Referrals with their advocate; `q` matches the advocate's name or email or the friend's email."""
+    stmt = select(Referral, Member).join(Member, Member.id == Referral.advocate_member_id).where(
+        Referral.shop_id == shop.id)
+    if status:
+        stmt = stmt.where(Referral.status == status)
+    if q and q.strip():
+        like = "%" + escape_like(q.strip().lower()) + "%"
+        full_name = func.lower(func.coalesce(Member.first_name, "") + " " + func.coalesce(Member.last_name, ""))
+        stmt = stmt.where(or_(func.lower(Member.email).like(like, escape="\\"), full_name.like(like, escape="\\"),
+                              func.lower(Referral.friend_email).like(like, escape="\\")))
+    total = int(db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    if sort == "oldest":
+        order: tuple[Any, ...] = (Referral.id.asc(),)
+    elif sort == "status":
+        rank = case({s: i for i, s in enumerate(("review", *[x for x in REFERRAL_STATUSES if x != "review"]))},
+                    value=Referral.status, else_=len(REFERRAL_STATUSES))
+        order = (rank, Referral.id.desc())
+    else:
+        order = (Referral.id.desc(),)
+    rows = db.session.execute(stmt.order_by(*order).limit(page_size).offset((page - 1) * page_size)).all()
+    return ReferralPage([(r, m) for r, m in rows], total, page, pages)

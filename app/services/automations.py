@@ -100,6 +100,6 @@ def patch_automation(shop: Shop, key: str, patch: Mapping[str, Any], actor: str 
     row.holdout_percent = updated.holdout_percent
     row.config = domain.stored_config(updated)
     row.updated_at = now
-    audit.record(shop, actor, "automation_updated", target_type="automation", target_id=key, details={"patch": dict(patch)})
+    audit.record(shop, actor, "automation.updated", target_type="automation", target_id=key, details={"patch": dict(patch)})
     db.session.commit()
     return updated

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -64,6 +64,8 @@ class TierInfo:
     position: int
     perks: str | None
     handle: str | None = None
+    # The merchant's name per storefront language ({locale: name}); `name` where a language has none.
+    names: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class RewardInfo:
     variable_min_points: int | None
     variable_max_points: int | None
     spec: RewardSpec
+    names: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,10 @@ def _load(shop: Shop) -> Catalogue:
     ).scalars()
     return Catalogue(
         settings=settings_for(shop),
-        tiers=tuple(TierInfo(t.id, t.name, t.threshold, t.position, t.perks, t.handle) for t in tier_rows),
+        tiers=tuple(TierInfo(t.id, t.name, t.threshold, t.position, t.perks, t.handle, dict(t.names or {})) for t in tier_rows),
         rewards=tuple(RewardInfo(r.id, r.type, r.name, r.points_cost, r.value, r.minimum_subtotal or Decimal(0),
-                                 r.tier_id, r.variable_min_points, r.variable_max_points, _spec(r, tier_ids))
+                                 r.tier_id, r.variable_min_points, r.variable_max_points, _spec(r, tier_ids),
+                                 dict(r.names or {}))
                       for r in rewards),
         # A link only when it is one staff may give shoppers now (rows saved before the rule keep no javascript:).
         actions=tuple(ActionInfo(a.id, a.key, a.name, a.points, a.limit, a.honour_system,

@@ -21,6 +21,7 @@ from app.extensions import db
 from app.logs import delivery_context
 from app.models import PENDING_STATUSES, WebhookDelivery, utcnow
 from app.models.types import UTCDateTime
+from app.services import analytics, shops, work
 from app.services.intake import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,40 @@ _INSERT = text(
     " 'received', 0, :now, :now)"
     " ON CONFLICT DO NOTHING RETURNING id"
 ).bindparams(bindparam("triggered_at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+
+
+def receive_delivery(
+    *,
+    shop_domain: str,
+    topic: str,
+    webhook_id: str,
+    event_id: str | None,
+    triggered_at: datetime | None,
+    api_version: str | None,
+    body: str,
+) -> int | None:
+    """A verified webhook, stored (committed) and a drain asked for; returns the new id, None when known.
+
+    Stored and committed before the drain request: from there nothing can lose it, and if Redis is down
+    the sweeper asks again. An uninstall is marked on the shop at once instead ("stops all work for the
+    shop at once", not behind whatever the queue holds), so no drain starts work for it after this.
+    """
+    uninstall = topic == "app/uninstalled"
+    dispatcher = work.dispatcher()
+    kick: Callable[[list[int]], Any] | None = None
+    if not uninstall and dispatcher is not None:
+        def kick(ids: list[int]) -> bool:
+            return dispatcher.request("drain", tuple(ids), None)
+    new_id, kicked = store_delivery(
+        shop_domain=shop_domain, topic=topic, webhook_id=webhook_id, event_id=event_id,
+        triggered_at=triggered_at, api_version=api_version, body=body, kick=kick,
+    )
+    if new_id is not None and uninstall:
+        shops.mark_uninstalled(shop_domain, triggered_at)
+        db.session.commit()
+    if new_id is not None and not kicked:
+        work.request("drain-now", new_id)
+    return new_id
 
 
 def store_delivery(
@@ -157,8 +192,6 @@ def process_batch(dispatch: Handler, max_attempts: int, batch: int = DRAIN_BATCH
     should that fail, the batch is rolled back and done again with each delivery refreshing its own
     customers (`defer_refreshes=False`), so that the failure is the delivery's, marked on it alone.
     """
-    from app.services import analytics, shops
-
     now = utcnow()
     rows = list(db.session.execute(
         select(WebhookDelivery)

@@ -161,7 +161,7 @@ def post_entry(
 
 def emit_event(shop_id: int, member_id: int | None, kind: str, payload: dict[str, Any],
                now: datetime | None = None) -> OutboxEvent:
-    """Adds a domain event to the outbox in the caller's transaction (write-back consumes it; automations later)."""
+    """Adds a domain event to the outbox in the caller's transaction; its one reader is the relay (app.services.relay)."""
     event = OutboxEvent(shop_id=shop_id, member_id=member_id, kind=kind, payload=payload, created_at=now or utcnow())
     db.session.add(event)
     return event

@@ -3,7 +3,6 @@ catalogue plus the member's own rows, read fresh in one round trip."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,7 +14,6 @@ from app.extensions import db
 from app.loyalty import ledger as kinds
 from app.loyalty.actions import action_period_key
 from app.loyalty.dates import add_years
-from app.loyalty.money import format_money
 from app.loyalty.referrals import referral_url
 from app.loyalty.rewards import Refusal, redemption_quote
 from app.loyalty.settings import ProgramSettings
@@ -25,16 +23,10 @@ from app.services.program import settings_for
 
 HISTORY_LINES = 20
 CODES_SHOWN = 10
-_TAGS = re.compile(r"<[^>]*>")
 
 
 def program_settings(shop: Shop) -> ProgramSettings:
     return settings_for(shop)
-
-
-def money(shop: Shop, amount: Decimal) -> str:
-    # money_format may carry theme HTML (<span class=money>); the widget wants the text only.
-    return _TAGS.sub("", format_money(amount, shop.money_format or "${{amount}}"))
 
 
 def find_member(shop: Shop, customer_id: int) -> Member | None:
@@ -269,12 +261,3 @@ def build(shop: Shop, member: Member | None, now: datetime | None = None,
     if member.referral_code:
         view.referral_link = referral_url(shop.domain, member.referral_code)
     return view
-
-
-def reward_value_text(shop: Shop, reward: RewardInfo) -> dict[str, Any]:
-    """What a reward gives, for the template (money in the shop's format)."""
-    if reward.type == "fixed_amount":
-        return {"value": money(shop, reward.value)}
-    if reward.type == "percentage":
-        return {"value": f"{reward.value.normalize():f}%"}
-    return {"value": ""}

@@ -19,7 +19,6 @@ from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.actions import birthday_change_allowed, validate_birthday
 from app.loyalty.dates import add_years
-from app.loyalty.referrals import address_from_payload
 from app.loyalty.settings import ProgramSettings
 from app.loyalty.text import clean_text
 from app.models import Member, Shop, WebhookDelivery, utcnow
@@ -27,6 +26,7 @@ from app.services.ledger import lock_member, post_entry
 from app.services.member_rows import find_member, get_or_create_member
 from app.services.program import Conflict, Invalid, NotFound, settings_for
 from app.services.referrals import ensure_code
+from app.shopify.orders import address_from_payload
 
 log = logging.getLogger(__name__)
 

@@ -41,17 +41,16 @@ from app.loyalty.orders import (
     knowledge_without_personal_data,
     merge_order_knowledge,
     order_points_change,
-    order_state_from_payload,
     points_for_amount,
-    refund_from_payload,
     take_rule_snapshot,
     without_personal_data,
 )
 from app.loyalty.text import clean_text
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow
-from app.services import analytics, due, program, referrals, rewards
+from app.services import analytics, due, program, referrals, rewards, tiers
 from app.services import members as members_service
 from app.services.ledger import adopt_inserted, lock_member, post_entry
+from app.shopify.orders import order_state_from_payload, refund_from_payload, shop_money
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +234,6 @@ def _net_of_extra_refunds(row: Order, knowledge: OrderKnowledge) -> None:
 
 
 def _money(payload: dict[str, Any], field: str) -> Decimal | None:
-    from app.loyalty.money import shop_money
-
     try:
         return shop_money(payload, field)
     except ValueError:
@@ -286,8 +283,6 @@ def settle_order(shop: Shop, row: Order, knowledge: OrderKnowledge, now: datetim
 
     stats_up = _order_figures(row, member, knowledge, snapshot or settings, amount)
     if member is not None and member.enrolled_at is not None and (earned_more or stats_up):
-        from app.services import tiers
-
         tiers.upgrade_if_qualified(shop, member, settings, now, reason=f"order {row.name or row.order_id}",
                                    at=occurred)
 

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.loyalty.actions import ACTION_LIMITS
 from app.loyalty.campaigns import Campaign as CampaignRule
-from app.loyalty.campaigns import CampaignEffect, active_campaign_effect, validate_campaign
+from app.loyalty.campaigns import (
+    CampaignEffect,
+    CampaignStatus,
+    active_campaign_effect,
+    campaign_status,
+    is_active,
+    validate_campaign,
+)
 from app.loyalty.links import link_problem
 from app.loyalty.settings import ProgramSettings, SettingsError, validate_settings_patch
 from app.loyalty.tiers import Tier as TierRule
@@ -91,7 +98,7 @@ def update_settings(shop: Shop, patch: Mapping[str, Any], actor: str = "system")
         raise Invalid("some settings are not valid", fields=errors)
     shop.settings = new.to_dict()
     touch(shop)
-    audit.record(shop, actor, "settings_updated", target_type="shop", target_id=shop.id,
+    audit.record(shop, actor, "settings.updated", target_type="shop", target_id=shop.id,
                  details={"changes": {k: new.to_dict()[k] for k in patch}})
     db.session.commit()
     return new
@@ -106,12 +113,18 @@ def campaign_rule(row: Campaign) -> CampaignRule:
         tier_ids=frozenset({row.tier_id}) if row.tier_id else frozenset(),
         segments=frozenset({row.segment}) if row.segment else frozenset(),
         holdout_percent=row.holdout_percent or 0, name=row.name,
+        paused=not row.active, deleted=row.deleted_at is not None,
     )
 
 
+def status_of(row: Campaign, at: datetime | None = None) -> CampaignStatus:
+    """The campaign's lifecycle status now (or at `at`), as app.loyalty.campaigns decides it."""
+    return campaign_status(campaign_rule(row), at or utcnow())
+
+
 def active_campaigns(shop: Shop, at: datetime) -> list[CampaignRule]:
-    """Campaigns switched on and running at `at` (from the cached catalogue, see `catalogue`)."""
-    return [c for c in catalogue(shop).campaigns if c.starts_at <= at < c.ends_at]
+    """Campaigns that give points to an order placed at `at` (from the cached catalogue, see `catalogue`)."""
+    return [c for c in catalogue(shop).campaigns if is_active(c, at)]
 
 
 # --- the catalogue the order path reads on every event, cached per shop version ----------------------
@@ -119,7 +132,7 @@ def active_campaigns(shop: Shop, at: datetime) -> list[CampaignRule]:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The shop's tiers (domain values, lowest first) and switched-on campaigns."""
+    """The shop's tiers (domain values, lowest first) and campaigns not deleted (their status decides)."""
 
     ladder: tuple[TierRule, ...]
     campaigns: tuple[CampaignRule, ...]
@@ -153,7 +166,7 @@ def catalogue(shop: Shop) -> Catalogue:
     tiers = db.session.execute(select(Tier).where(Tier.shop_id == shop.id)).scalars().all()
     ladder = sorted((tier_rule(t) for t in tiers), key=lambda t: (t.threshold, t.position, t.id))
     rows = db.session.execute(
-        select(Campaign).where(Campaign.shop_id == shop.id, Campaign.active.is_(True))
+        select(Campaign).where(Campaign.shop_id == shop.id, Campaign.deleted_at.is_(None))
     ).scalars().all()
     value = Catalogue(tuple(ladder), tuple(campaign_rule(r) for r in rows))
     if len(_catalogue_cache) > 10_000:
@@ -235,28 +248,58 @@ def _time(value: Any) -> datetime | None:
 
 
 def _decimal(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        errors[field] = "must be a number"
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        errors[field] = "Enter a number such as 2"
         return None
     try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation:
-        errors[field] = "must be a number"
+        errors[field] = "Enter a number such as 2"
         return None
-    if not number.is_finite():
-        errors[field] = "must be a finite number"
+    if not number.is_finite() or abs(number) >= Decimal("1e6"):
+        errors[field] = "Enter a number such as 2"
         return None
     return number
 
 
+# What an ended campaign may still change: it stays ended, so only its name (how history reads it).
+_ENDED_EDITABLE = frozenset({"name"})
+# What the admin reads back with a campaign: a form may send it back unchanged; it is never written.
+_READ_ONLY = frozenset({"id", "status", "deleted_at"})
+
+
+def get_campaign(shop: Shop, campaign_id: int, *, lock: bool = False) -> Campaign:
+    """The shop's campaign, not deleted; NotFound otherwise (another shop's id included)."""
+    stmt = select(Campaign).where(Campaign.id == campaign_id, Campaign.shop_id == shop.id,
+                                  Campaign.deleted_at.is_(None))
+    row = db.session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound("no such campaign")
+    return row
+
+
+def list_campaigns(shop: Shop) -> list[Campaign]:
+    """The campaigns the admin lists: every one not deleted, the latest start first."""
+    return list(db.session.execute(
+        select(Campaign).where(Campaign.shop_id == shop.id, Campaign.deleted_at.is_(None))
+        .order_by(Campaign.starts_at.desc(), Campaign.id.desc())
+    ).scalars())
+
+
+def _campaign_summary(row: Campaign) -> dict[str, Any]:
+    return {"name": row.name, "kind": row.kind, "value": str(row.value), "starts_at": row.starts_at.isoformat(),
+            "ends_at": row.ends_at.isoformat()}
+
+
 def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", campaign_id: int | None = None) -> Campaign:
     """Creates (or, with `campaign_id`, edits) a campaign: {"name", "kind": multiplier|bonus, "value",
-    "starts_at", "ends_at", "tier_id"?, "segment"?, "holdout_percent"?, "active"?}. Commits."""
-    row: Campaign | None = None
-    if campaign_id is not None:
-        row = db.session.get(Campaign, campaign_id)
-        if row is None or row.shop_id != shop.id:
-            raise NotFound("no such campaign")
+    "starts_at", "ends_at", "tier_id"?, "segment"?, "holdout_percent"?, "active"?}. Omitted fields keep
+    their value on an edit. An ended campaign may only be renamed (Conflict otherwise). Commits."""
+    data = {k: v for k, v in data.items() if k not in _READ_ONLY}
+    row = get_campaign(shop, campaign_id, lock=True) if campaign_id is not None else None
+    if row is not None and status_of(row) == "ended" and set(data) - _ENDED_EDITABLE:
+        db.session.rollback()
+        raise Conflict("this campaign has ended; only its name can change")
     errors: dict[str, str] = {}
     merged: dict[str, Any] = {
         "name": row.name if row else None, "kind": row.kind if row else None, "value": row.value if row else None,
@@ -264,50 +307,104 @@ def save_campaign(shop: Shop, data: Mapping[str, Any], actor: str = "system", ca
         "tier_id": row.tier_id if row else None, "segment": row.segment if row else None,
         "holdout_percent": row.holdout_percent if row else 0, "active": row.active if row else True,
     }
-    unknown = set(data) - set(merged)
-    for key in unknown:
-        errors[key] = "unknown field"
+    for key in set(data) - set(merged):
+        errors[key] = "This field is not part of a campaign"
     merged.update({k: v for k, v in data.items() if k in merged})
     name = merged["name"]
     if not isinstance(name, str) or not name.strip():
-        errors["name"] = "a campaign needs a name"
+        errors["name"] = "Give the campaign a name"
+    elif len(name.strip()) > 128:
+        errors["name"] = "Keep the name to 128 characters or fewer"
+    if merged["kind"] not in ("multiplier", "bonus"):
+        errors["kind"] = "Choose a points multiplier or a points bonus"
     value = merged["value"] if isinstance(merged["value"], Decimal) else _decimal(merged["value"], "value", errors)
     starts, ends = _time(merged["starts_at"]), _time(merged["ends_at"])
     if starts is None:
-        errors["starts_at"] = "must be an ISO 8601 date and time"
+        errors["starts_at"] = "Enter a start date and time, such as 2026-12-01T09:00"
     if ends is None:
-        errors["ends_at"] = "must be an ISO 8601 date and time"
+        errors["ends_at"] = "Enter an end date and time, such as 2026-12-08T09:00"
     segment = merged["segment"]
     if segment is not None and segment not in SEGMENTS:
-        errors["segment"] = "must be one of " + ", ".join(SEGMENTS)
+        errors["segment"] = "Choose everyone, new customers, returning customers or birthday month"
     tier_id = merged["tier_id"]
     if tier_id is not None:
-        tier = db.session.get(Tier, tier_id) if isinstance(tier_id, int) and not isinstance(tier_id, bool) else None
+        tier = db.session.get(Tier, tier_id) if isinstance(tier_id, int) and not isinstance(tier_id, bool) \
+            and 0 < tier_id < 2**63 else None
         if tier is None or tier.shop_id != shop.id:
-            errors["tier_id"] = "no such tier"
+            errors["tier_id"] = "Choose one of your tiers, or everyone"
     holdout = merged["holdout_percent"]
-    if isinstance(holdout, bool) or not isinstance(holdout, int):
-        errors["holdout_percent"] = "must be a whole number"
+    if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout <= 90:
+        errors["holdout_percent"] = "Enter a whole percentage from 0 to 90"
+    if starts is not None and ends is not None and ends <= starts:
+        errors["ends_at"] = "Choose an end after the start"
     if not isinstance(merged["active"], bool):
-        errors["active"] = "must be true or false"
-    if not errors:
-        assert value is not None and starts is not None and ends is not None
+        errors["active"] = "Choose on or off"
+    if value is not None and starts is not None and ends is not None and "kind" not in errors:
+        # The domain's rules on whatever parsed, so every wrong field shows at once.
         rule = CampaignRule(id=0, kind=merged["kind"], value=value, starts_at=starts, ends_at=ends,
-                            holdout_percent=holdout)
-        errors.update(validate_campaign(rule))
+                            holdout_percent=holdout if "holdout_percent" not in errors else 0)
+        for key, message in validate_campaign(rule).items():
+            errors.setdefault(key, message)
     if errors:
-        raise Invalid("the campaign is not valid", fields=errors)
+        db.session.rollback()
+        raise Invalid("Check the highlighted fields", fields=errors)
     assert value is not None and starts is not None and ends is not None and isinstance(name, str)
+    created = row is None
     if row is None:
         row = Campaign(shop_id=shop.id, created_at=utcnow())
         db.session.add(row)
+    before = None if created else _campaign_summary(row)
     row.name, row.kind, row.value = name.strip(), merged["kind"], value
     row.starts_at, row.ends_at = starts, ends
     row.tier_id, row.segment, row.holdout_percent, row.active = tier_id, segment, holdout, merged["active"]
     db.session.flush()
     touch(shop)
-    audit.record(shop, actor, "campaign_saved", target_type="campaign", target_id=row.id,
-                 details={"kind": row.kind, "value": str(row.value)})
+    details: dict[str, Any] = _campaign_summary(row)
+    if before is not None:
+        details["changed"] = sorted(k for k, v in _campaign_summary(row).items() if before.get(k) != v)
+    audit.record(shop, actor, "campaign.created" if created else "campaign.updated", target_type="campaign",
+                 target_id=row.id, details=details)
+    db.session.commit()
+    return row
+
+
+# Each move the merchant can make on a campaign, the word the audit log records it with, and the statuses it
+# is allowed from.
+CAMPAIGN_MOVES: dict[str, tuple[str, tuple[CampaignStatus, ...]]] = {
+    "pause": ("paused", ("scheduled", "active")),
+    "resume": ("resumed", ("paused",)),
+    "end": ("ended", ("scheduled", "active", "paused")),
+    "delete": ("deleted", ("scheduled", "active", "paused", "ended")),
+}
+
+
+def change_campaign(shop: Shop, campaign_id: int, move: str, actor: str = "system") -> Campaign:
+    """Pauses, resumes, ends (ends_at = now) or deletes (soft) a campaign, audited. A move the campaign's
+    status does not allow is a Conflict: an ended campaign is never resumed, a deleted one is NotFound. Commits."""
+    if move not in CAMPAIGN_MOVES:
+        raise NotFound("no such campaign action")
+    past, allowed = CAMPAIGN_MOVES[move]
+    row = get_campaign(shop, campaign_id, lock=True)
+    now = utcnow()
+    status = status_of(row, now)
+    if status not in allowed:
+        db.session.rollback()
+        raise Conflict(f"This campaign is {status}, so it cannot be {past}")
+    if move == "pause":
+        row.active = False
+    elif move == "resume":
+        row.active = True
+    elif move == "end":
+        # Ending a campaign that has not started yet: it ran for no time at all.
+        row.starts_at = min(row.starts_at, now)
+        row.ends_at = now
+    else:
+        row.active = False
+        row.deleted_at = now
+    db.session.flush()
+    touch(shop)
+    audit.record(shop, actor, f"campaign.{past}", target_type="campaign", target_id=row.id,
+                 details={"name": row.name, "status_before": status})
     db.session.commit()
     return row
 
@@ -359,8 +456,8 @@ def save_custom_action(shop: Shop, data: Mapping[str, Any], actor: str = "system
     if "url" in data:
         row.url = url or None
     db.session.flush()
-    audit.record(shop, actor, "custom_action_saved", target_type="custom_action", target_id=row.key,
-                 details={"points": row.points, "limit": row.limit})
+    audit.record(shop, actor, "custom_action.saved", target_type="custom_action", target_id=row.key,
+                 details={"name": row.name, "points": row.points, "limit": row.limit})
     db.session.commit()
     return row
 

@@ -150,7 +150,7 @@ def _reward_candidates(shop: Shop, items: Any, errors: dict[str, str]) -> list[d
         rid = item.get("id")
         if rid is not None:
             found = db.session.get(Reward, rid) if isinstance(rid, int) and not isinstance(rid, bool) else None
-            if found is None or found.shop_id != shop.id:
+            if found is None or found.shop_id != shop.id or found.deleted_at is not None:
                 errors[f"rewards.{i}.id"] = "unknown reward"
                 continue
         out.append({**item, "position": item.get("position", i)})

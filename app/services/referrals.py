@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.money import floor_money
 from app.loyalty.referrals import (
     Party,
     Signal,
@@ -35,17 +34,12 @@ from app.models import Member, Order, Referral, Shop, utcnow
 from app.services import audit, due
 from app.services.ledger import emit_event, lock_member, post_entry
 from app.services.rewards import CLOCK_SKEW
+from app.shopify.discounts import FRIEND_CODE_MUTATION, friend_discount_input, parse_created
 
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
 FRIEND_CODE_PREFIX = "FRIEND-"
 PAID_STATUSES = ("paid", "partially_refunded")
-
-_FRIEND_DISCOUNT = (
-    "mutation RegularsFriendCode($basicCodeDiscount: DiscountCodeBasicInput!) {"
-    " discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {"
-    " codeDiscountNode { id } userErrors { field message code } } }"
-)
 
 
 class UnknownReferralCode(LookupError):
@@ -136,32 +130,20 @@ def create_friend_code(shop: Shop, advocate_code: str, email: str, *, now: datet
         return existing
     settings = _settings(shop)
     code = FRIEND_CODE_PREFIX + crockford_string(_rng, 10)
-    amount = str(floor_money(settings.referral_friend_discount))
-    discount: dict[str, Any] = {
-        "title": "Regulars: referral welcome",
-        "code": code,
-        "startsAt": (now - CLOCK_SKEW).isoformat(),
-        "endsAt": (now + timedelta(days=settings.code_expiry_days)).isoformat(),
-        # The friend has no customer id yet; one use, and attribution checks "first order" server-side.
-        "context": {"all": "ALL"},
-        "customerGets": {"value": {"discountAmount": {"amount": amount, "appliesOnEachItem": False}},
-                         "items": {"all": True}},
-        "appliesOncePerCustomer": True,
-        "usageLimit": 1,
-    }
+    request = friend_discount_input(code, settings.referral_friend_discount, now - CLOCK_SKEW,
+                                    now + timedelta(days=settings.code_expiry_days))
     message = "We couldn't create your discount code just now. Please try again in a few minutes."
     try:
-        data = admin_graphql(shop, _FRIEND_DISCOUNT, {"basicCodeDiscount": discount})
+        data = admin_graphql(shop, FRIEND_CODE_MUTATION, request.variables)
     except (ShopifyUnavailable, GraphQLError, ShopNotInstalled) as exc:
         log.warning("friend code for %s failed: %s", shop.domain, exc)
         raise FriendCodeFailed(message) from exc
-    result = data.get("discountCodeBasicCreate") or {}
-    node = result.get("codeDiscountNode")
-    if not node:
-        log.warning("friend code for %s refused: %s", shop.domain, result.get("userErrors"))
+    created = parse_created(data, request)
+    if created.discount_id is None:
+        log.warning("friend code for %s refused: %s", shop.domain, created.errors)
         raise FriendCodeFailed(message)
     referral = Referral(shop_id=shop.id, advocate_member_id=advocate.id, friend_email=email.strip(),
-                        friend_email_normalized=normalized, friend_code=code, friend_discount_gid=node.get("id"),
+                        friend_email_normalized=normalized, friend_code=code, friend_discount_gid=created.discount_id,
                         status="invited", created_at=now)
     db.session.add(referral)
     db.session.commit()

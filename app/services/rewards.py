@@ -21,20 +21,26 @@ from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.rewards import (
     REWARD_TYPES,
-    DiscountRequest,
     Quote,
     Refusal,
     RewardSpec,
     code_expires_at,
     discount_code,
-    discount_input,
     redemption_quote,
     validate_reward,
 )
 from app.loyalty.settings import ProgramSettings
 from app.models import Member, Order, Redemption, Reward, Shop, Tier, utcnow
-from app.services import audit
+from app.services import audit, work
 from app.services.ledger import emit_event, lock_member, post_entry
+from app.shopify.discounts import (
+    CREATE_MUTATIONS,
+    FIND_BY_CODE,
+    DiscountRequest,
+    discount_input,
+    parse_created,
+    parse_found,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +55,6 @@ PAID_STATUSES = ("paid", "partially_refunded")
 # Codes start this much before our clock: Shopify's clock may be behind ours, and a code that is still
 # "scheduled" there would be refused at the checkout the shopper goes to at once.
 CLOCK_SKEW = timedelta(minutes=1)
-
-_CREATE_MUTATIONS = {
-    "discountCodeBasicCreate": (
-        "mutation RegularsRewardCode($basicCodeDiscount: DiscountCodeBasicInput!) {"
-        " discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {"
-        " codeDiscountNode { id } userErrors { field message code } } }"
-    ),
-    "discountCodeFreeShippingCreate": (
-        "mutation RegularsShippingCode($freeShippingCodeDiscount: DiscountCodeFreeShippingInput!) {"
-        " discountCodeFreeShippingCreate(freeShippingCodeDiscount: $freeShippingCodeDiscount) {"
-        " codeDiscountNode { id } userErrors { field message code } } }"
-    ),
-}
-_FIND_BY_CODE = "query RegularsFindCode($code: String!) { codeDiscountNodeByCode(code: $code) { id } }"
 
 
 class RewardInvalid(ValueError):
@@ -111,9 +103,7 @@ def settings_of(shop: Shop) -> ProgramSettings:
 def request_writeback() -> None:
     """Asks for the metafield/tag write-back after a committed change; never fails the caller."""
     try:
-        from app.services.writeback import request_sync
-
-        request_sync()
+        work.request("writeback")
     except Exception:  # the minute sweeper picks it up anyway
         log.exception("could not request the write-back")
 
@@ -122,7 +112,8 @@ def request_writeback() -> None:
 
 
 def list_rewards(shop: Shop, *, active_only: bool = False) -> list[Reward]:
-    q = select(Reward).where(Reward.shop_id == shop.id)
+    """The shop's rewards not deleted (switched on only, with `active_only`: what shoppers may see)."""
+    q = select(Reward).where(Reward.shop_id == shop.id, Reward.deleted_at.is_(None))
     if active_only:
         q = q.where(Reward.active.is_(True))
     return list(db.session.execute(q.order_by(Reward.position, Reward.id)).scalars())
@@ -133,8 +124,9 @@ def get_reward(shop: Shop, reward_id: Any) -> Reward:
         rid = int(reward_id)
     except (TypeError, ValueError):
         raise RewardNotFound(str(reward_id)) from None
-    reward = db.session.get(Reward, rid)
-    if reward is None or reward.shop_id != shop.id:
+    reward = db.session.get(Reward, rid) if 0 < rid < 2**63 else None
+    # A deleted reward is gone for every edit and redemption; its redemptions keep its name.
+    if reward is None or reward.shop_id != shop.id or reward.deleted_at is not None:
         raise RewardNotFound(str(reward_id))
     return reward
 
@@ -303,10 +295,13 @@ def stage_reward(shop: Shop, data: dict[str, Any], actor: str, reward_id: int | 
 
 
 def delete_reward(shop: Shop, reward_id: int, actor: str) -> Reward:
-    """Deactivates (past redemptions keep pointing at it). Commits."""
+    """Soft-deletes: switched off and marked deleted, so it leaves every list (admin, widget, API) while
+    past redemptions keep pointing at it and keep its name. Commits."""
     reward = get_reward(shop, reward_id)
     reward.active = False
-    audit.record(shop, actor, "reward.deactivated", target_type="reward", target_id=reward.id)
+    reward.deleted_at = utcnow()
+    audit.record(shop, actor, "reward.deleted", target_type="reward", target_id=reward.id,
+                 details={"name": reward.name, "points_cost": reward.points_cost})
     db.session.commit()
     return reward
 
@@ -391,17 +386,6 @@ def redeem(shop: Shop, member: Member, reward_id: int, *, idempotency_key: str, 
     return _issue(shop, redemption, spec, quote, locked.customer_id, now, actor)
 
 
-def _discount_request(spec: RewardSpec, quote: Quote, code: str, customer_id: int, starts_at: datetime,
-                      ends_at: datetime) -> DiscountRequest:
-    request = discount_input(spec, quote, code, f"gid://shopify/Customer/{customer_id}", starts_at, ends_at)
-    # API 2026-10 takes `context` (customerSelection is deprecated there): same customers.add shape.
-    inp = dict(request.input)
-    selection = inp.pop("customerSelection", None)
-    if selection is not None:
-        inp["context"] = selection
-    return DiscountRequest(request.mutation, request.input_name, inp)
-
-
 def _create_code(shop: Shop, request: DiscountRequest, code: str) -> tuple[str | None, str | None]:
     """(discount gid, None) when the code exists in Shopify, else (None, why). Retries what may pass later."""
     from app.services.shops import ShopNotInstalled, admin_graphql
@@ -413,7 +397,7 @@ def _create_code(shop: Shop, request: DiscountRequest, code: str) -> tuple[str |
         if attempt:
             time.sleep(0.2 * attempt)
         try:
-            data = admin_graphql(shop, _CREATE_MUTATIONS[request.mutation], request.variables)
+            data = admin_graphql(shop, CREATE_MUTATIONS[request.mutation], request.variables)
         except ShopNotInstalled as exc:
             return None, f"shop not installed: {exc}"
         except ShopifyUnavailable as exc:
@@ -421,27 +405,25 @@ def _create_code(shop: Shop, request: DiscountRequest, code: str) -> tuple[str |
             continue
         except GraphQLError as exc:
             return None, f"Shopify refused: {exc.errors or exc}"
-        result = data.get(request.mutation) or {}
-        node = result.get("codeDiscountNode")
-        if node and node.get("id"):
-            return str(node["id"]), None
-        errors = result.get("userErrors") or []
-        if attempt and any((e or {}).get("code") == "TAKEN" for e in errors):
+        created = parse_created(data, request)
+        if created.discount_id is not None:
+            return created.discount_id, None
+        if attempt and created.taken:
             # An earlier attempt did create it (its answer was lost): find it rather than fail.
             try:
-                found = admin_graphql(shop, _FIND_BY_CODE, {"code": code}).get("codeDiscountNodeByCode")
+                found = parse_found(admin_graphql(shop, FIND_BY_CODE, {"code": code}))
             except Exception:  # still unknown: report the refusal below
                 found = None
-            if found and found.get("id"):
-                return str(found["id"]), None
-        return None, "Shopify refused: " + "; ".join(str((e or {}).get("message")) for e in errors)
+            if found is not None:
+                return found, None
+        return None, "Shopify refused: " + created.refusal()
     return None, why
 
 
 def _issue(shop: Shop, redemption: Redemption, spec: RewardSpec, quote: Quote, customer_id: int,
            now: datetime, actor: str | None) -> Redemption:
     assert redemption.expires_at is not None
-    request = _discount_request(spec, quote, redemption.code, customer_id, now - CLOCK_SKEW, redemption.expires_at)
+    request = discount_input(spec, quote, redemption.code, customer_id, now - CLOCK_SKEW, redemption.expires_at)
     discount_gid, why = _create_code(shop, request, redemption.code)
     if discount_gid is not None:
         redemption.status = "issued"
@@ -498,7 +480,7 @@ def settle_stale_pending(now: datetime | None = None) -> int:
             _reverse(redemption, "reward no longer exists", "system")
         else:
             quote = Quote(reward.id, redemption.points, redemption.value)
-            request = _discount_request(spec_of(reward), quote, redemption.code, member.customer_id,
+            request = discount_input(spec_of(reward), quote, redemption.code, member.customer_id,
                                         redemption.created_at - CLOCK_SKEW, redemption.expires_at)
             # A retry of the same code: TAKEN means the first attempt created it.
             discount_gid, why = _create_code_with_lookup(shop, request, redemption.code)
@@ -516,11 +498,11 @@ def _create_code_with_lookup(shop: Shop, request: DiscountRequest, code: str) ->
     from app.services.shops import admin_graphql
 
     try:
-        found = admin_graphql(shop, _FIND_BY_CODE, {"code": code}).get("codeDiscountNodeByCode")
+        found = parse_found(admin_graphql(shop, FIND_BY_CODE, {"code": code}))
     except Exception:
         found = None
-    if found and found.get("id"):
-        return str(found["id"]), None
+    if found is not None:
+        return found, None
     return _create_code(shop, request, code)
 
 
@@ -623,7 +605,7 @@ def issue_gift_code(shop: Shop, member: Member, reward_id: int, *, idempotency_k
     db.session.add(redemption)
     db.session.commit()
     quote = Quote(reward.id, 0, Decimal(reward.value or 0))
-    request = _discount_request(spec, quote, code, member.customer_id, now - CLOCK_SKEW, expires_at)
+    request = discount_input(spec, quote, code, member.customer_id, now - CLOCK_SKEW, expires_at)
     discount_gid, why = _create_code(shop, request, code)
     if discount_gid is None:
         redemption.status = "failed"

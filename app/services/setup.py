@@ -71,7 +71,7 @@ def complete_setup(shop: Shop, choices: dict[str, Any], actor: str) -> ProgramSe
         shop.action_secret = secrets.token_hex(32)
     first_time = shop.setup_completed_at is None
     shop.setup_completed_at = shop.setup_completed_at or now
-    audit.record(shop, actor, "setup_completed" if first_time else "setup_repeated", target_type="shop",
+    audit.record(shop, actor, "setup.completed" if first_time else "setup.repeated", target_type="shop",
                  target_id=shop.id, details={"choices": {k: settings.to_dict()[k] for k in SETUP_FIELDS}})
     db.session.commit()
     return settings

@@ -26,7 +26,7 @@ from app.loyalty import tiers as domain
 from app.loyalty.dates import add_years
 from app.loyalty.settings import TIER_METRICS, TIER_WINDOWS, ProgramSettings, TierMetric, TierWindow
 from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcnow
-from app.services import audit
+from app.services import audit, work
 from app.services.ledger import emit_event, lock_member, post_entry
 from app.services.program import Invalid, catalogue, settings_for, tier_rule, touch
 
@@ -351,7 +351,7 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
         for t in removed:
             db.session.delete(t)
     touch(shop)
-    audit.record(shop, actor, "tiers_saved", target_type="shop", target_id=shop.id,
+    audit.record(shop, actor, "tiers.saved", target_type="shop", target_id=shop.id,
                  details={"tiers": [{"id": r.id, "name": r.name, "threshold": str(r.threshold),
                                      "multiplier": str(r.multiplier), "entry_bonus": r.entry_bonus} for r in rows],
                           "removed": [t.id for t in removed]})
@@ -361,10 +361,7 @@ def save_tiers(shop: Shop, specs: Sequence[Mapping[str, Any]], actor: str = "sys
 
 
 def _request_evaluation(shop: Shop) -> None:
-    from app.jobs import current_jobs
-    from app.jobs.schedule import evaluate_shop_tiers
-
-    current_jobs().enqueue("bulk", evaluate_shop_tiers, shop.id, job_id=f"tiers-{shop.id}-{int(utcnow().timestamp())}")
+    work.request("evaluate-shop-tiers", shop.id, job_id=f"tiers-{shop.id}-{int(utcnow().timestamp())}")
 
 
 def evaluate_all(now: datetime | None = None) -> dict[str, int]:

@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.jobs.registry import sweep_hook
 from app.loyalty.tiers import tier_handle, tier_tag
 from app.models import Member, Shop, Tier, utcnow
 from app.services.catalogue import catalogue_for
 from app.services.member_view import tier_standing
+from app.services.referrals import referral_url
+from app.services.shops import admin_graphql
 from app.shopify import metafields as wire
+from app.shopify.adapter import ShopifyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +48,12 @@ class _Plan:
     fields: wire.MemberFields
 
 
-def request_sync() -> bool:
-    """Queues a write-back run on the `sync` queue (in-process without Redis). Call after a commit."""
-    from app.jobs import current_jobs
-
-    return current_jobs().enqueue("sync", run_sync_job)
-
-
-def run_sync_job() -> int:
-    from app.jobs import job_context
-
-    with job_context():
-        return sync_due()
-
-
 def _tier_tags(shop_id: int) -> tuple[dict[int, Tier], list[str]]:
     tiers = {t.id: t for t in db.session.execute(select(Tier).where(Tier.shop_id == shop_id)).scalars()}
     return tiers, [tier_tag(t.handle or tier_handle(t.name)) for t in tiers.values()]
 
 
 def _call(shop: Shop, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    from app.services.shops import admin_graphql
-    from app.shopify.adapter import ShopifyUnavailable
-
     try:
         return admin_graphql(shop, query, variables)
     except ShopifyUnavailable as exc:  # ThrottledError included: back off, leave it pending
@@ -77,8 +62,6 @@ def _call(shop: Shop, query: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def sync_due(limit: int = BATCH_MEMBERS) -> int:
     """Writes every flagged member (up to `limit`) to Shopify; returns how many were written. Commits."""
-    from app.services.referrals import referral_url
-
     rows = db.session.execute(
         select(Member.id, Member.shop_id, Member.sync_requested_at)
         .join(Shop, Shop.id == Member.shop_id)
@@ -182,8 +165,8 @@ def _mark_synced(member: Member, requested: datetime) -> None:
     )
 
 
-@sweep_hook("writeback")
 def sweep() -> int:
+    """The minute sweeper's part (app.jobs.webhooks names it): every flagged member, in bounded runs."""
     total = 0
     for _ in range(20):  # bounded, so one sweep never runs for long
         done = sync_due()

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from app.extensions import db
-from app.jobs import current_jobs
-from app.services import deliveries, shops
+from app.services import deliveries
 from app.shopify import current_shopify
 from app.shopify.adapter import body_names_another_shop
 
@@ -87,26 +85,15 @@ def _receive(compliance: bool) -> tuple[Response, int] | Response:
         # The HMAC covers the body, not the headers: shop A's genuine body re-sent with shop B's domain.
         return _error(401, "webhook rejected: the body names another shop than X-Shopify-Shop-Domain")
 
-    uninstall = topic == "app/uninstalled"
-    triggered_at = _parse_time(env.get("HTTP_X_SHOPIFY_TRIGGERED_AT"))
-    new_id, kicked = deliveries.store_delivery(
+    deliveries.receive_delivery(
         shop_domain=verdict.shop_domain,
         topic=topic,
         webhook_id=webhook_id,
         event_id=event_id,
-        triggered_at=triggered_at,
+        triggered_at=_parse_time(env.get("HTTP_X_SHOPIFY_TRIGGERED_AT")),
         api_version=api_version,
         body=text,
-        # Stored and committed before the kick: from there nothing can lose it. If Redis is down the sweeper
-        # re-kicks. An uninstall is marked on the shop first, so no drain starts work for it after this.
-        kick=None if uninstall else current_jobs().request_drains,
     )
-    if new_id is not None and uninstall:
-        # "Stops all work for the shop at once": not behind whatever the queue holds.
-        shops.mark_uninstalled(verdict.shop_domain, triggered_at)
-        db.session.commit()
-    if new_id is not None and not kicked:
-        current_jobs().request_drain(new_id)
     return Response(status=200)
 
 

@@ -261,7 +261,7 @@ def counted_in_process(app: Any, url: str, signups: Events, events: Events) -> d
     """Drains `events` in this process with a statement counter on the engine (their sign-ups first, uncounted)."""
     from app.extensions import db
     from app.services.deliveries import drain
-    from app.webhooks.handlers import dispatch
+    from app.services.topics import dispatch
 
     store_deliveries(url, signups)
     with app.app_context():
@@ -289,7 +289,7 @@ def statements_per_topic(app: Any, url: str, signups: Events, events: Events) ->
     """Statements of one delivery, by topic, measured one delivery at a time (claim to commit)."""
     from app.extensions import db
     from app.services.deliveries import drain, process_next
-    from app.webhooks.handlers import dispatch
+    from app.services.topics import dispatch
 
     store_deliveries(url, signups)
     with app.app_context():

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.admin.support import install_shop
+from tests.services.engine_fixtures import engine_app  # noqa: F401 (a fixture: orders through the real webhooks)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ def test_a_removal_below_zero_asks_first_and_sends_allow_negative(admin_page: An
     from app.models import Shop, utcnow
 
     page = admin_page
+    # The first load routes an unset-up shop to #/setup: let it settle, or its redirect lands after ours.
+    page.get_by_role("heading", name="Set up your loyalty program").wait_for()
     with page.regulars_app.app_context():
         shop = db.session.execute(select(Shop)).scalar_one()
         shop.setup_completed_at = utcnow()
@@ -28,8 +30,9 @@ def test_a_removal_below_zero_asks_first_and_sends_allow_negative(admin_page: An
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.reload()  # a fresh page reads the shop as set up; then the member's route
+    page.get_by_role("heading", name="Set up your loyalty program").wait_for()
     page.goto(page.url.split("#")[0] + "#/member/501")
-    page.reload()
     page.get_by_role("heading", name="Ada Lovelace").wait_for()
     assert page.get_by_test_id("available").inner_text() == "1000"
 

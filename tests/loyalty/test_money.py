@@ -13,7 +13,6 @@ from app.loyalty.money import (
     money_to_points,
     parse_money,
     points_to_money,
-    shop_money,
 )
 
 
@@ -26,16 +25,6 @@ def test_parse_money_accepts_shopify_amounts(text: object, expected: str) -> Non
 def test_parse_money_refuses_garbage(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_money(bad)
-
-
-def test_shop_money_prefers_the_shop_currency_set() -> None:
-    payload = {"current_subtotal_price": "100.00",
-               "current_subtotal_price_set": {"shop_money": {"amount": "59.90"}, "presentment_money": {"amount": "64.00"}}}
-    assert shop_money(payload, "current_subtotal_price") == Decimal("59.90")
-    assert shop_money({"total_tax": "1.20"}, "total_tax") == Decimal("1.20")
-    assert shop_money({}, "total_tax", Decimal(0)) == 0
-    with pytest.raises(ValueError):
-        shop_money({}, "total_tax")
 
 
 def test_points_and_money() -> None:

@@ -19,14 +19,13 @@ from app.loyalty.orders import (
     merge_all,
     merge_order_knowledge,
     order_points_change,
-    order_state_from_payload,
-    refund_from_payload,
     take_rule_snapshot,
     target_points,
     why_no_points,
 )
 from app.loyalty.settings import ProgramSettings
 from app.loyalty.tiers import Tier
+from app.shopify.orders import order_state_from_payload, refund_from_payload
 
 ORDER_ID = 5_000_000_000_000_123  # beyond 2^53, like real Shopify ids
 CUSTOMER_ID = 7_000_000_000_000_001

@@ -1,10 +1,10 @@
-"""Rewards: validation, quotes and refusals, reward codes and the Shopify discount input."""
+"""Rewards: validation, quotes and refusals, reward codes."""
 
 from __future__ import annotations
 
 import random
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.loyalty.referrals import CROCKFORD_ALPHABET
@@ -13,7 +13,6 @@ from app.loyalty.rewards import (
     Refusal,
     RewardSpec,
     discount_code,
-    discount_input,
     redemption_quote,
     validate_reward,
 )
@@ -24,7 +23,6 @@ SHIPPING = RewardSpec(3, "free_shipping", "Free shipping", points_cost=300)
 MUG = RewardSpec(4, "free_product", "Free mug", points_cost=1500, value=Decimal("12.00"), product_variant_id=44_000_000_000_001)
 VARIABLE = RewardSpec(5, "variable", "Points off", rate=Decimal("0.01"), min_points=100, max_points=5000)
 GOLD_ONLY = RewardSpec(6, "fixed_amount", "Gold 20 off", points_cost=1000, value=Decimal(20), tier_ids=frozenset({3}))
-GID = "gid://shopify/Customer/7000000000000001"
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
 
@@ -69,31 +67,3 @@ def test_reward_codes_have_the_reg_shape_and_do_not_repeat() -> None:
     codes = {discount_code(rng) for _ in range(5000)}
     assert len(codes) == 5000
     assert all(re.fullmatch(f"REG-[{CROCKFORD_ALPHABET}]{{10}}", c) for c in codes)
-
-
-def test_fixed_amount_discount_input() -> None:
-    request = discount_input(FIVE_OFF, Quote(1, 500, Decimal("5.00")), "REG-ABCDEFGHJK", GID, NOW, NOW + timedelta(days=90))
-    assert request.mutation == "discountCodeBasicCreate"
-    d = request.variables["basicCodeDiscount"]
-    assert d["code"] == "REG-ABCDEFGHJK"
-    assert d["customerGets"] == {"value": {"discountAmount": {"amount": "5.00", "appliesOnEachItem": False}},
-                                 "items": {"all": True}}
-    assert d["customerSelection"] == {"customers": {"add": [GID]}}
-    assert (d["usageLimit"], d["appliesOncePerCustomer"]) == (1, True)
-    assert d["endsAt"] == "2026-07-30T00:00:00+00:00"
-    assert "minimumRequirement" not in d
-
-
-def test_percentage_discount_input_uses_a_fraction_and_the_minimum_subtotal() -> None:
-    d = discount_input(TEN_PERCENT, Quote(2, 800, Decimal(10)), "REG-X", GID, NOW, NOW).input
-    assert d["customerGets"]["value"] == {"percentage": 0.1}
-    assert d["minimumRequirement"] == {"subtotal": {"greaterThanOrEqualToSubtotal": "30.00"}}
-
-
-def test_free_shipping_and_free_product_inputs() -> None:
-    request = discount_input(SHIPPING, Quote(3, 300, Decimal(0)), "REG-S", GID, NOW, NOW)
-    assert request.mutation == "discountCodeFreeShippingCreate"
-    assert request.variables["freeShippingCodeDiscount"]["destination"] == {"all": True}
-    product = discount_input(MUG, Quote(4, 1500, Decimal("12.00")), "REG-P", GID, NOW, NOW).input
-    assert product["customerGets"]["items"] == {"products": {"productVariantsToAdd": ["gid://shopify/ProductVariant/44000000000001"]}}
-    assert product["customerGets"]["value"]["discountAmount"]["amount"] == "12.00"

@@ -50,8 +50,18 @@ def test_unaffordable_reward_is_refused_and_nothing_debited(live: tuple[Any, See
     fields = form_fields(page, "redeem", f'data-reward="{seeded.dear_reward_id}"')
     resp = client.post(proxy_url("widget/redeem", seeded.customer_id), data=fields)
     assert resp.status_code == 409
-    assert "regulars__flash--error" in resp.get_data(as_text=True)
+    flash = resp.get_data(as_text=True).split('data-flash="reason_insufficient_points">')[1].split("</p>")[0]
+    assert "You need 4,300 more points." in flash  # the shopper's words, not the API's message
     assert _balance(client, seeded.member_id) == 700
+    # In the shopper's language, with its plural form and digit grouping; a tier-only reward names the tier.
+    page = client.get(proxy_url("widget", seeded.customer_id, locale="ro")).get_data(as_text=True)
+    fields = form_fields(page, "redeem", f'data-reward="{seeded.dear_reward_id}"')
+    ro = client.post(proxy_url("widget/redeem", seeded.customer_id, locale="ro"), data=fields).get_data(as_text=True)
+    assert "Îți mai trebuie 4.300 de puncte." in ro.split('data-flash="reason_insufficient_points">')[1].split("</p>")[0]
+    fields = form_fields(page, "redeem", f'data-reward="{seeded.gold_reward_id}"')
+    gold = client.post(proxy_url("widget/redeem", seeded.customer_id, locale="ro"), data=fields)
+    assert gold.status_code == 409
+    assert "Pentru membrii Gold." in gold.get_data(as_text=True).split('data-flash="reason_tier_not_allowed">')[1]
 
 
 def test_a_form_cannot_act_for_another_customer(client: Any, seeded: Seeded) -> None:
@@ -107,7 +117,7 @@ def test_a_redemption_whose_outcome_was_not_recorded_answers_its_code_on_retry(l
     from datetime import timedelta
 
     from app.models import utcnow
-    from app.proxy.requests import ABANDONED_AFTER, proxy_requests
+    from app.services.proxy_requests import ABANDONED_AFTER, proxy_requests
 
     client, seeded = live
     page = client.get(proxy_url("widget", seeded.customer_id)).get_data(as_text=True)

@@ -89,14 +89,20 @@ def test_languages_follow_the_storefront_locale(client: Any, seeded: Seeded) -> 
     assert "สะสมอีก 180 คะแนนเพื่อขึ้นเป็น Silver" in th
 
 
-def test_money_uses_the_shop_format(pg_app: Any) -> None:
+def test_money_is_in_the_shop_currency_written_the_shoppers_way(pg_app: Any) -> None:
+    from app.extensions import db
+    from app.models import Shop
     from tests.proxy.conftest import seed_shop
 
     with pg_app.app_context():
         seeded = seed_shop(money_format="{{amount_with_comma_separator}} lei",
                            settings={"tier_metric": "amount_spent"})
+        db.session.get(Shop, seeded.shop_id).currency = "RON"
+        db.session.commit()
     client = pg_app.test_client()
     html = client.get(proxy_url("widget", seeded.customer_id, locale="ro")).get_data(as_text=True)
-    # No orders yet: 1000 to spend to reach Silver, written the Romanian shop's way.
-    assert "Mai cheltuiește 1.000,00 lei pentru a ajunge la Silver" in html
-    assert "10,00 lei" in html  # the friend's discount in the referral offer
+    # No orders yet: 1000 to spend to reach Silver, in lei, with Romanian's digit grouping and decimal comma (CLDR).
+    assert "Mai cheltuiește 1.000,00\u00a0RON pentru a ajunge la Silver" in html
+    assert "10,00\u00a0RON" in html  # the friend's discount in the referral offer
+    english = client.get(proxy_url("widget", seeded.customer_id, locale="en")).get_data(as_text=True)
+    assert "Spend RON\u00a01,000.00 more to reach Silver" in english

@@ -28,7 +28,7 @@ from app.models import LedgerEntry, Member, Order, OutboxEvent, Shop, WebhookDel
 from app.services import analytics, deliveries
 from app.services.deliveries import drain, process_batch, store_delivery
 from app.services.ledger import balance_mismatches
-from app.webhooks.handlers import dispatch
+from app.services.topics import dispatch
 from bench.engine.run import workload
 from tests.services.engine_fixtures import customer_payload, order_payload
 

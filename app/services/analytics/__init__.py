@@ -29,7 +29,6 @@ from app.services.analytics.rollup import (
     refresh_all,
     refresh_customers,
     refresh_shop,
-    register_rebuilder,
     request_rebuild,
     rollup_as_of,
 )
@@ -37,7 +36,7 @@ from app.services.analytics.rollup import (
 __all__ = [
     "PERIODS_RANGE", "Period", "Windows", "cohorts", "customer_changed", "deferred_refreshes", "liability",
     "parse_period", "parse_windows", "refresh_all", "refresh_customer", "refresh_customers", "refresh_shop",
-    "register_rebuilder", "request_rebuild", "rollup_as_of", "segments", "summary", "trends",
+    "request_rebuild", "rollup_as_of", "segments", "summary", "trends",
 ]
 
 

@@ -367,5 +367,5 @@ async function keys() {
 async function audit() {
   const data = await api("/api/admin/audit");
   main.innerHTML = `<h1>Audit log</h1><div class="card"><table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">On</th><th scope="col">Details</th></tr></thead><tbody>
-    ${data.entries.map((a) => `<tr><td>${esc(a.created_at.replace("T", " ").slice(0, 19))}</td><td>${esc(a.actor)}</td><td>${esc(a.action.replace(/_/g, " "))}</td><td>${esc(a.target_type || "")} ${esc(a.target_id || "")}</td><td><code>${esc(JSON.stringify(a.details || {}))}</code></td></tr>`).join("") || `<tr><td colspan="5">Nothing yet.</td></tr>`}</tbody></table></div>`;
+    ${data.entries.map((a) => `<tr><td>${esc(a.created_at.replace("T", " ").slice(0, 19))}</td><td>${esc(a.actor)}</td><td>${esc(a.action.replace(/[._]/g, " "))}</td><td>${esc(a.target_type || "")} ${esc(a.target_id || "")}</td><td><code>${esc(JSON.stringify(a.details || {}))}</code></td></tr>`).join("") || `<tr><td colspan="5">Nothing yet.</td></tr>`}</tbody></table></div>`;
 }

@@ -1,7 +1,8 @@
-"""One handler per subscribed topic, named for it; the drain calls `dispatch` for each stored delivery.
+"""One handler per subscribed webhook topic, named for it; the drain calls `dispatch` for each stored delivery.
 
-Handlers run inside the drain's transaction and never commit: their writes and the delivery's
-'processed' mark commit together.
+The receiver (app.webhooks) only stores deliveries; this table is what they mean, so the drain job reaches
+it through the services layer. Handlers run inside the drain's transaction and never commit: their writes
+and the delivery's 'processed' mark commit together.
 """
 
 from __future__ import annotations

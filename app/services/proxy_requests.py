@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -131,11 +132,12 @@ def _take_over(row: Any) -> bool:
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=utcnow().tzinfo)
     if utcnow() - created < ABANDONED_AFTER:
         return False
-    taken = db.session.execute(
+    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]  # an UPDATE's result is a cursor's
         proxy_requests.update()
         .where(proxy_requests.c.id == row.id, proxy_requests.c.status == "started",
                proxy_requests.c.created_at == row.created_at)
         .values(created_at=utcnow())
-    ).rowcount
+    )
+    taken = result.rowcount
     db.session.commit()
     return bool(taken)
