@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 
 from app.extensions import db
+from app.inputs import parse_whole_number
 from app.loyalty import analytics as f
 from app.loyalty.settings import ProgramSettings
 from app.models import Shop, utcnow
@@ -22,6 +23,22 @@ from app.services.analytics.figures import ISSUED_KINDS, REDEEM_KINDS, liability
 
 Granularity = Literal["week", "month"]
 PERIODS_RANGE = (1, 104)
+
+
+def parse_trend(raw_period: str | None, raw_count: str | None) -> tuple[tuple[Granularity, int] | None,
+                                                                         dict[str, str]]:
+    """`period` week or month (default month) and `periods` 1..104 (default 12); errors name the bad field."""
+    low, high = PERIODS_RANGE
+    errors: dict[str, str] = {}
+    period = raw_period or "month"
+    if period not in ("week", "month"):
+        errors["period"] = "must be week or month"
+    count = 12 if raw_count in (None, "") else parse_whole_number(raw_count, low=low, high=high)
+    if count is None:
+        errors["periods"] = f"must be a whole number from {low} to {high}"
+    if errors or count is None:
+        return None, errors
+    return ("week" if period == "week" else "month", count), {}
 
 
 @dataclass(frozen=True)
