@@ -139,7 +139,7 @@ class Config:
             _require_http_url("KLAVIYO_API_ORIGIN", klaviyo_origin)
 
         lease_raw = get("REGULARS_RELAY_LEASE_SECONDS") or "120"
-        if not lease_raw.isdigit() or not 1 <= int(lease_raw) <= 3600:
+        if not (lease_raw.isascii() and lease_raw.isdigit()) or not 1 <= int(lease_raw) <= 3600:
             raise ConfigError("REGULARS_RELAY_LEASE_SECONDS must be a whole number of seconds from 1 to 3600")
 
         slots_raw = get("REGULARS_DRAIN_SLOTS") or "2"

@@ -67,7 +67,7 @@ def v1_campaigns_results() -> Any:
 @api_auth()
 def v1_campaign_results(campaign_id: str) -> Any:
     text = str(campaign_id).strip()
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
         raise ApiError(404, "not_found", "no such campaign")
     try:
         return jsonify(results.campaign_results(g.shop, int(text), utcnow()))

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request
 
 from app.api import ApiError, api_auth, bp, json_body
+from app.inputs import parse_whole_number
 from app.services import events as svc
 
 
@@ -23,11 +24,11 @@ def _query_int(name: str, default: int | None, low: int, high: int) -> int | Non
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    text = str(raw).strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = parse_whole_number(raw, low=low, high=high)
+    if value is None:
         raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}",
                        {name: f"must be a whole number from {low} to {high}"})
-    return int(text)
+    return value
 
 
 def _invalid(exc: svc.EventsInvalid) -> ApiError:

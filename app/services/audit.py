@@ -143,7 +143,7 @@ def _names(shop: Shop, rows: Sequence[AuditLog]) -> _Names:
 def actor_label(actor: str, names: _Names | None = None) -> str:
     if actor.startswith("staff:"):
         who = actor.split(":", 1)[1]
-        return f"Staff member {who}" if who.isdigit() else "A staff member"
+        return f"Staff member {who}" if who.isascii() and who.isdigit() else "A staff member"
     if actor.startswith("api_key:"):
         prefix = actor.split(":", 1)[1]
         name = (names.keys if names else {}).get(prefix)

@@ -125,6 +125,6 @@ def customer_id_of(value: Any) -> int | None:
     text = str(value or "").strip()
     if text.startswith("gid://shopify/Customer/"):
         text = text.rsplit("/", 1)[1]
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
         return None
     return int(text)

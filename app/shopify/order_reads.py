@@ -68,7 +68,7 @@ def legacy_id(value: Any) -> int | None:
     if value in (None, ""):
         return None
     text = str(value).rsplit("/", 1)[-1]
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _money_set(bag: Any) -> dict[str, Any] | None:

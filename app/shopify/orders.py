@@ -36,7 +36,7 @@ def shopify_id(value: object) -> int:
         return value
     if isinstance(value, str):
         text = value.rsplit("/", 1)[-1].strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return int(text)
     raise ValueError(f"not an id: {value!r}")
 

@@ -1,14 +1,15 @@
-"""The member page's adjustment below zero, as a merchant does it: the page asks first, and only a yes sends it
-(with allow_negative, which the API requires for it). No console error, no 4xx on the way."""
+"""The member page's adjustment below zero, as a merchant does it: App Bridge's modal shows the resulting balance
+first, and only a yes sends it (with allow_negative, which the API requires for it). No console error, no 4xx."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import pytest
 
-from tests.browser.test_admin_browser import admin_page  # noqa: F401  (the fixture)
+from tests.browser.test_admin_browser import admin_page, nav  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -20,36 +21,38 @@ def test_a_removal_below_zero_asks_first_and_sends_allow_negative(admin_page: An
     from app.models import Shop, utcnow
 
     page = admin_page
-    # The first load routes an unset-up shop to #/setup: let it settle, or its redirect lands after ours.
-    page.get_by_role("heading", name="Set up your loyalty program").wait_for()
     with page.regulars_app.app_context():
         shop = db.session.execute(select(Shop)).scalar_one()
         shop.setup_completed_at = utcnow()
         db.session.commit()
         db.session.remove()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.reload()  # a fresh page reads the shop as set up; then the member's route
-    page.get_by_role("heading", name="Set up your loyalty program").wait_for()
-    page.goto(page.url.split("#")[0] + "#/member/501")
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}")) if r.url.endswith("/adjustments") else None)
+    page.reload()
+    page.get_by_role("heading", name="Retention dashboard").wait_for()
+    nav(page, "Customers")
+    page.get_by_role("link", name="Ada Lovelace").click()
     page.get_by_role("heading", name="Ada Lovelace").wait_for()
-    assert page.get_by_test_id("available").inner_text() == "1000"
+    assert page.get_by_test_id("available").inner_text() == "1,000"
 
-    asked: list[str] = []
     page.get_by_label("Points (negative to remove)").fill("-1500")
     page.get_by_label("Reason").fill("Chargeback")
-    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
     page.get_by_role("button", name="Adjust").click()
-    page.wait_for_function("() => true")  # let the submit handler run
-    assert len(asked) == 1 and "below zero" in asked[0] and "-500" in asked[0], asked
-    assert page.get_by_test_id("available").inner_text() == "1000"  # a no sends nothing
+    modal = page.get_by_role("dialog", name="Take the balance below zero?")
+    modal.wait_for()
+    text = modal.inner_text()
+    assert "1,000 points" in text and "-500 points" in text, text
+    modal.get_by_role("button", name="Cancel").click()
+    modal.wait_for(state="hidden")
+    assert sent == []  # a no sends nothing
+    assert page.get_by_test_id("available").inner_text() == "1,000"
 
-    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     page.get_by_role("button", name="Adjust").click()
+    modal.wait_for()
+    modal.get_by_role("button", name="Adjust anyway").click()
     page.locator("#ledger", has_text="Chargeback").wait_for()
     assert page.get_by_test_id("available").inner_text() == "-500"
-    assert len(asked) == 2
+    assert len(sent) == 1 and sent[0]["allow_negative"] is True and sent[0]["points"] == -1500
     if os.environ.get("REGULARS_TRUST_SHOT"):
         page.screenshot(path=os.environ["REGULARS_TRUST_SHOT"], full_page=False)
-    assert not problems, problems
+    assert page.problems == [], page.problems

@@ -17,13 +17,13 @@ from app import create_app
 from devstore.receiver import Receiver
 from devstore.tokens import mint_session_token
 from tests.admin.support import SHOP, install_shop, member
+from tests.browser.test_admin_browser import answer_cdn, nav
 from tests.conftest import TEST_KEY, TEST_SECRET, LiveServer, make_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-APP_BRIDGE_STANDIN = "window.shopify = { idToken: async () => %r, toast: { show() {} } };"
 
 
 @pytest.fixture
@@ -48,11 +48,8 @@ def page_env(pg_url: str) -> Any:
     with LiveServer(app) as live, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        # Shopify's CDN is out of reach: App Bridge by a stand-in, the other preloads shopify_app names empty.
-        page.route("https://cdn.shopify.com/**",
-                   lambda route: route.fulfill(status=200, content_type="application/javascript",
-                                               body=APP_BRIDGE_STANDIN % token
-                                               if route.request.url.endswith("/app-bridge.js") else ""))
+        # Shopify's CDN is out of reach: app-bridge.js and polaris.js answered by the development stand-ins.
+        page.route("https://cdn.shopify.com/**", answer_cdn)
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
@@ -70,7 +67,7 @@ def page_env(pg_url: str) -> Any:
 
 def test_turn_a_flow_on_see_its_lift_and_manage_where_events_go(page_env):
     page, app, receiver = page_env["page"], page_env["app"], page_env["receiver"]
-    page.get_by_role("link", name="Automations").click()
+    nav(page, "Automations")
     page.get_by_role("heading", name="Automations").wait_for()
     rows = page.locator("tbody tr[data-flow]")
     rows.first.wait_for()

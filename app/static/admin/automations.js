@@ -13,6 +13,19 @@ function liftCell(s, esc) {
   return `<span class="${sure}" title="${esc(title)}">${pts(s.lift)}</span><br><span class="hint">${pts(lo)} to ${pts(hi)}</span>`;
 }
 
+// A step's name in words (its key is for the API): "day_7" → "Day 7", "days_30" → "30 days before".
+export function stepName(key) {
+  const k = String(key ?? "");
+  let m = k.match(/^day_(\d+)$/);
+  if (m) return `Day ${m[1]}`;
+  m = k.match(/^days_(\d+)$/);
+  if (m) return `${m[1]} days before`;
+  const named = { tier_up: "Moved up", tier_down: "Moved down", check_in: "Check-in", social_proof: "Social proof", final_offer: "Final offer" };
+  if (named[k]) return named[k];
+  const words = k.replace(/[._]+/g, " ").trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : "";
+}
+
 function timing(step) {
   if (step.after_hours !== undefined && step.after_hours !== null && !step.after_days) {
     return step.after_hours === 0 ? "right away" : `after ${step.after_hours} hours`;
@@ -38,19 +51,22 @@ export async function automations(main, ui, arg) {
   const rows = list.automations.map((a, i) => {
     const steps = results[i].steps;
     const sum = (k) => steps.reduce((n, s) => n + (Number(s[k]) || 0), 0);
-    return `<tr data-flow="${esc(a.key)}"><th scope="row"><a href="#/automations/${esc(a.key)}">${esc(a.name)}</a><br><span class="hint">${esc(a.description || "")}</span></th>
+    return `<tr data-flow="${esc(a.key)}"><th scope="row"><a href="${ui.link(`automations/${esc(a.key)}`)}">${esc(a.name)}</a><br><span class="hint">${esc(a.description || "")}</span></th>
       <td><span class="badge">${a.enabled ? "On" : "Off"}</span></td><td class="num">${a.holdout_percent} %</td>
       <td class="num">${sum("entered")}</td><td class="num">${sum("fired")}</td><td class="num">${sum("converted")}</td>
       <td class="num">${sum("holdout_converted")} / ${sum("holdout_entered")}</td>
-      <td>${steps.map((s) => `<div><span class="hint">${esc(s.key)}</span> ${liftCell(s, esc)}</div>`).join("")}</td></tr>`;
+      <td>${steps.map((s) => `<div><span class="hint">${esc(stepName(s.key))}:</span> ${liftCell(s, esc)}</div>`).join("")}</td></tr>`;
   }).join("");
-  main.innerHTML = `<h1>Automations</h1>
+  main.innerHTML = `<s-page heading="Automations" inlineSize="large">
     <p class="muted">Each flow keeps a holdout: members chosen at random who get nothing, so the lift you see is what the flow caused, not who would have come back anyway.</p>
     <div class="card"><table><caption class="hint" style="text-align:left">Lift = conversion of members who got the step − conversion of the holdout, within the flow's window, with a 95 % interval. Green: the interval is above zero.</caption>
     <thead><tr><th scope="col">Flow</th><th scope="col">State</th><th scope="col" class="num">Holdout</th><th scope="col" class="num">Entered</th><th scope="col" class="num">Got it</th><th scope="col" class="num">Converted</th><th scope="col" class="num">Holdout converted</th><th scope="col">Lift by step</th></tr></thead>
     <tbody>${rows}</tbody></table></div>
-    <div id="campaigns"></div><div id="destinations"></div><div id="deliveries"></div>`;
-  await Promise.all([campaigns(ui), destinations(ui), deliveries(ui)]);
+    <div id="campaigns"></div><div id="destinations"></div><div id="deliveries"></div></s-page>`;
+  // Top to bottom, each section drawn once the one above it is: content only ever arrives below (no layout shift).
+  await campaigns(ui);
+  await destinations(ui);
+  await deliveries(ui);
 }
 
 async function campaigns(ui) {
@@ -100,7 +116,7 @@ async function destinations(ui) {
     } catch (err) { showErrors(e.target, err); }
   });
   el.querySelectorAll("[data-del-endpoint]").forEach((b) => b.addEventListener("click", async () => {
-    if (!confirm("Remove this endpoint? It stops receiving events at once.")) return;
+    if (!(await ui.ask({ title: "Remove this endpoint?", text: "It stops receiving events at once.", yes: "Remove", critical: true }))) return;
     await api(`/api/v1/webhook-endpoints/${b.dataset.delEndpoint}`, { method: "DELETE" });
     await destinations(ui);
   }));
@@ -154,11 +170,11 @@ function readIncentive(form, prefix) {
 
 async function editor(main, ui, a, rewards) {
   const { api, send, esc, toast, showErrors } = ui;
-  if (!a) return (location.hash = "#/automations");
+  if (!a) return ui.go("automations");
   const results = await api(`/api/v1/automations/${a.key}/results`);
   const byKey = Object.fromEntries(results.steps.map((s) => [s.key, s]));
   const fixed = a.key === "points_expiring";
-  const steps = a.steps.map((s, i) => `<fieldset class="card" data-step="${esc(s.key)}"><legend><strong>Step ${i + 1}</strong>: ${esc(s.message || s.key)}</legend>
+  const steps = a.steps.map((s, i) => `<fieldset class="card" data-step="${esc(s.key)}"><legend><strong>Step ${i + 1}</strong>: ${esc(s.message || stepName(s.key))}</legend>
       <div class="row">${fixed || s.condition ? `<span>${esc(timing(s))}${s.condition ? ` (tier ${esc(s.condition)})` : ""}</span>` : `
         <label>Send it after<input name="s${i}_amount" type="number" min="0" value="${s.after_hours !== undefined && !s.after_days ? s.after_hours : (s.after_days ?? 0)}" style="width:6rem"></label>
         <label>unit<select name="s${i}_unit"><option value="days" ${s.after_hours !== undefined && !s.after_days ? "" : "selected"}>days</option><option value="hours" ${s.after_hours !== undefined && !s.after_days ? "selected" : ""}>hours</option></select></label>`}
@@ -168,14 +184,14 @@ async function editor(main, ui, a, rewards) {
         <div class="row"><span>Half the members get instead</span>${incentiveFields(`s${i}_b`, s.incentive_b, rewards, esc)}</div></details>
       <p class="hint">Last results: ${byKey[s.key] ? `${byKey[s.key].fired} got it, ${byKey[s.key].converted} ordered; holdout ${byKey[s.key].holdout_converted} of ${byKey[s.key].holdout_entered}; lift ${pts(byKey[s.key].lift)}; incentives cost ${esc(byKey[s.key].incentive_cost)}` : "none yet"}.
         Currently: ${esc(timing(s))}, ${incentiveText(s.incentive, rewards, esc)}.</p></fieldset>`).join("");
-  main.innerHTML = `<p><a href="#/automations">← Automations</a></p><h1>${esc(a.name)}</h1><p class="muted">${esc(a.description || "")} An order takes a member out of the flow.</p>
+  main.innerHTML = `<s-page heading="${esc(a.name)}"><s-link slot="breadcrumb-actions" href="${ui.link("automations")}">Automations</s-link><p class="muted">${esc(a.description || "")} An order takes a member out of the flow.</p>
     <form id="flow-form" class="stack" style="max-width:none">
       <label><span><input type="checkbox" name="enabled" ${a.enabled ? "checked" : ""}> Turn this flow on</span></label>
       <div class="row"><label>Keep out as a holdout (%)<input name="holdout_percent" type="number" min="0" max="50" value="${a.holdout_percent}" style="width:6rem">
         <span class="hint">They get no message and no incentive; chosen by a stable draw, editing never reshuffles them.</span></label>
         <label>Count an order as converted within (days)<input name="window_days" type="number" min="1" max="90" value="${a.window_days}" style="width:6rem"></label></div>
       ${steps}
-      <div><button class="primary" type="submit">Save</button></div></form>`;
+      <div><button class="primary" type="submit">Save</button></div></form></s-page>`;
   // Show only the inputs of the chosen incentive.
   main.querySelectorAll('select[name$="_type"]').forEach((sel) => sel.addEventListener("change", () => {
     sel.parentElement.querySelectorAll("[data-show]").forEach((el) => { el.hidden = el.dataset.show !== sel.value; });
@@ -194,6 +210,6 @@ async function editor(main, ui, a, rewards) {
       }
       return step;
     });
-    try { await send(`/api/v1/automations/${a.key}`, "PATCH", body); toast("Saved"); location.hash = "#/automations"; } catch (err) { showErrors(f, err); }
+    try { await send(`/api/v1/automations/${a.key}`, "PATCH", body); toast("Saved"); ui.go("automations"); } catch (err) { showErrors(f, err); }
   });
 }
