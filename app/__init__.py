@@ -46,7 +46,6 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.auth import init_app as auth_init
     from app.cli import init_app as cli_init
     from app.health import init_app as health_init
-    from app.jobs import analytics as analytics_jobs
     from app.jobs import due as due_jobs
     from app.jobs import schedule as job_schedule
     from app.jobs import work as job_work
@@ -60,7 +59,6 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     job_schedule.init_app(app)
     due_jobs.init_app(app)
     job_work.init_app(app)
-    analytics_jobs.init_app(app)
     events_init(app)
     webhooks.init_app(app)
     ext.init_app(app)

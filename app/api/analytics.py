@@ -81,17 +81,10 @@ def admin_cohorts() -> Any:
 @api_auth(allow_api_key=False)
 def admin_trends() -> Any:
     """Key figures per week or month (`period`, default month) over the last `periods` (1..104, default 12)."""
-    period = request.args.get("period") or "month"
-    raw_count = (request.args.get("periods") or "12").strip()
-    low, high = analytics.PERIODS_RANGE
-    errors = {}
-    if period not in ("week", "month"):
-        errors["period"] = "must be week or month"
-    if not (raw_count.isascii() and raw_count.isdigit() and low <= int(raw_count) <= high):
-        errors["periods"] = f"must be a whole number from {low} to {high}"
-    if errors:
+    asked, errors = analytics.parse_trend(request.args.get("period"), request.args.get("periods"))
+    if asked is None:
         raise ApiError(422, "invalid", "the trend's periods are not valid", errors)
-    return analytics.trends(g.shop, settings_of(g.shop), "week" if period == "week" else "month", int(raw_count))
+    return analytics.trends(g.shop, settings_of(g.shop), *asked)
 
 
 @bp.post("/admin/analytics/refresh")

@@ -16,9 +16,9 @@ from flask import Flask, current_app
 log = logging.getLogger(__name__)
 
 # Work a service may ask for: "writeback" (members' metafields and tags), "evaluate-shop-tiers" (shop id),
-# "drain" (new stored webhook deliveries, by id: one batched kick for many) and "drain-now" (one delivery,
-# the drain flag set before this returns).
-TASKS = ("writeback", "evaluate-shop-tiers", "drain", "drain-now")
+# "drain" (new stored webhook deliveries, by id: one batched kick for many), "drain-now" (one delivery,
+# the drain flag set before this returns) and "analytics-rebuild" (shop id: one queued per shop at a time).
+TASKS = ("writeback", "evaluate-shop-tiers", "drain", "drain-now", "analytics-rebuild")
 
 _EXT = "regulars.work"
 

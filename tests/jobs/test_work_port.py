@@ -30,7 +30,24 @@ def rq_app(redis_url: str) -> Iterator[tuple[Any, str]]:
 
 
 def test_each_task_a_service_may_ask_for_is_served_by_the_job_layer() -> None:
-    assert set(work.TASKS) == set(QUEUED) | {"drain", "drain-now"}
+    # The drain protocol's two, and the analytics rebuild (one queued per shop: app.jobs.analytics), are served by
+    # the dispatcher itself.
+    assert set(work.TASKS) == set(QUEUED) | {"drain", "drain-now", "analytics-rebuild"}
+
+
+def test_an_analytics_rebuild_is_queued_once_per_shop(rq_app: tuple[Any, str], redis_url: str) -> None:
+    app, prefix = rq_app
+    conn = Redis.from_url(redis_url)
+    flag = f"regulars:{prefix}analytics-rebuild:7"
+    conn.delete(flag)
+    try:
+        with app.app_context():
+            assert work.request("analytics-rebuild", 7, job_id="analytics-rebuild-7") is True
+            assert work.request("analytics-rebuild", 7, job_id="analytics-rebuild-7") is False  # one is queued
+        bulk = Queue(f"{prefix}bulk", connection=conn).jobs
+        assert [(j.func_name, j.args) for j in bulk] == [("app.jobs.analytics.rebuild_shop", (7,))]
+    finally:
+        conn.delete(flag)
 
 
 def test_a_requested_task_is_queued_as_its_job(rq_app: tuple[Any, str], redis_url: str) -> None:

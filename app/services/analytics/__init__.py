@@ -24,20 +24,19 @@ from app.services.analytics.figures import (
     parse_windows,
     summary,
 )
-from app.services.analytics.over_time import PERIODS_RANGE, trends
+from app.services.analytics.over_time import parse_trend, trends
 from app.services.analytics.rollup import (
     refresh_all,
     refresh_customers,
     refresh_shop,
-    register_rebuilder,
     request_rebuild,
     rollup_as_of,
 )
 
 __all__ = [
-    "PERIODS_RANGE", "Period", "Windows", "cohorts", "customer_changed", "deferred_refreshes", "liability",
-    "parse_period", "parse_windows", "refresh_all", "refresh_customer", "refresh_customers", "refresh_shop",
-    "register_rebuilder", "request_rebuild", "rollup_as_of", "segments", "summary", "trends",
+    "Period", "Windows", "cohorts", "customer_changed", "deferred_refreshes", "liability", "parse_period",
+    "parse_trend", "parse_windows", "refresh_all", "refresh_customer", "refresh_customers", "refresh_shop",
+    "request_rebuild", "rollup_as_of", "segments", "summary", "trends",
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 
 from app.extensions import db
+from app.inputs import parse_whole_number
 from app.loyalty import analytics as f
 from app.loyalty import ledger as rules
 from app.loyalty.settings import ProgramSettings
@@ -234,11 +235,11 @@ def parse_windows(raw_churn: str | None, raw_retention: str | None) -> tuple[Win
     for name, raw in (("churn_days", raw_churn), ("retention_days", raw_retention)):
         if raw in (None, ""):
             continue
-        text_value = str(raw).strip()
-        if not text_value.isascii() or not text_value.isdigit() or not low <= int(text_value) <= high:
+        value = parse_whole_number(raw, low=low, high=high)
+        if value is None:
             errors[name] = f"must be a whole number of days from {low} to {high}"
             continue
-        values[name] = int(text_value)
+        values[name] = value
     if errors:
         return None, errors
     churn = values.get("churn_days", f.DEFAULT_ACTIVE_DAYS)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 
 from app.extensions import db
+from app.inputs import parse_whole_number
 from app.loyalty import analytics as f
 from app.loyalty.settings import ProgramSettings
 from app.models import Shop, utcnow
@@ -22,6 +23,22 @@ from app.services.analytics.figures import ISSUED_KINDS, REDEEM_KINDS, liability
 
 Granularity = Literal["week", "month"]
 PERIODS_RANGE = (1, 104)
+
+
+def parse_trend(raw_period: str | None, raw_count: str | None) -> tuple[tuple[Granularity, int] | None,
+                                                                         dict[str, str]]:
+    """`period` week or month (default month) and `periods` 1..104 (default 12); errors name the bad field."""
+    low, high = PERIODS_RANGE
+    errors: dict[str, str] = {}
+    period = raw_period or "month"
+    if period not in ("week", "month"):
+        errors["period"] = "must be week or month"
+    count = 12 if raw_count in (None, "") else parse_whole_number(raw_count, low=low, high=high)
+    if count is None:
+        errors["periods"] = f"must be a whole number from {low} to {high}"
+    if errors or count is None:
+        return None, errors
+    return ("week" if period == "week" else "month", count), {}
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,9 @@ def _values(spans: list[Bucket], fl: Flavour) -> tuple[str, dict[str, Any]]:
     """The spans as a CTE `spans(k, a, b)` both databases read, and its parameters."""
     cast = (lambda p: p) if fl.sqlite else (lambda p: f"CAST({p} AS timestamptz)")
     rows = ", ".join(f"({k}, {cast(f':a{k}')}, {cast(f':b{k}')})" for k in range(len(spans)))
-    params: dict[str, Any] = {}
+    # The spans' outer bounds as plain parameters too: the planner sees how much of the table they cover (it
+    # cannot see into the VALUES list), so a short stretch reads through the index, not the whole table.
+    params: dict[str, Any] = {"lo": min(s.start for s in spans), "hi": max(s.end for s in spans)}
     for k, span in enumerate(spans):
         params[f"a{k}"], params[f"b{k}"] = span.start, span.end
     return f"WITH spans(k, a, b) AS (VALUES {rows})", params
@@ -76,7 +95,8 @@ _FIGURES_SQL = """
     FROM (SELECT spans.k, spans.a, o.prev_at, o.prev2_at, o.total_price,
                  COALESCE(o.member_before_at >= spans.a, false) OR COALESCE(o.member_after_at < spans.b, false) AS m
           FROM spans JOIN analytics_orders o
-            ON o.shop_id = :s AND o.processed_at >= spans.a AND o.processed_at < spans.b) x
+            ON o.shop_id = :s AND o.processed_at >= spans.a AND o.processed_at < spans.b
+          WHERE o.processed_at >= :lo AND o.processed_at < :hi) x
     GROUP BY k, m
 """
 # Points per span from the ledger's covering index (shop, occurred_at → kind, points): issued, redeemed and the
@@ -86,6 +106,7 @@ _POINTS_SQL = """
     SELECT spans.k, SUM(CASE WHEN l.kind IN :issued AND l.points > 0 THEN l.points ELSE 0 END),
            SUM(CASE WHEN l.kind IN :redeem THEN l.points ELSE 0 END), SUM(l.points)
     FROM spans JOIN ledger_entries l ON l.shop_id = :s AND l.occurred_at >= spans.a AND l.occurred_at < spans.b
+    WHERE l.occurred_at >= :lo AND l.occurred_at < :hi
     GROUP BY spans.k
 """
 # Deleted members' share of that net change (they are few: read through their own entries), which the liability

@@ -1,7 +1,7 @@
 """The analytics rollups (writes): per counted order (analytics_orders) and per customer (analytics_customers),
 derived from orders by the same statements per customer (refresh_customers, on the order path) or per shop
 (refresh_shop, a job). The dashboard only reads them: it never rebuilds inside a request; when it finds no
-rollup it asks for a rebuild through the port the job layer registers (register_rebuilder).
+rollup it asks for a rebuild through the work port (app.services.work), which the job layer implements.
 
 Which orders count: paid or partially refunded, not cancelled, not test, with a customer; revenue is the
 order's current total as the order path stores it (net of refunds, never below zero: app.loyalty.analytics
@@ -10,7 +10,7 @@ order's current total as the order path stores it (net of refunds, never below z
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.models import utcnow
+from app.services import work
 from app.services.analytics.dialect import PAID, Flavour, aware, bind, flavour, over_customers
 
 _LOCK = 872301  # advisory lock class: the shop's rollup (shared per customer refresh, exclusive for a rebuild)
@@ -137,25 +138,11 @@ def refresh_all() -> dict[str, int]:
     return {str(i): refresh_shop(int(i)) for i in shop_ids}
 
 
-# --- asking for a rebuild -----------------------------------------------------------------------------------
-#
-# The job layer owns queues (app.jobs.analytics): it registers how a rebuild is asked for, once per process, and
-# this service never imports it. Without one registered (a script that built no app) nothing is queued.
-
-Rebuilder = Callable[[int], bool]  # shop id → queued (False: one already queued, or the queue is down)
-_rebuilder: Rebuilder | None = None
-
-
-def register_rebuilder(rebuilder: Rebuilder) -> None:
-    """The job layer's way of queueing one shop's rebuild (one per process; the last registered wins)."""
-    global _rebuilder
-    _rebuilder = rebuilder
-
-
 def request_rebuild(shop_id: int) -> bool:
-    """Asks for one rebuild of the shop's rollups in the background; False when none was queued (one already
-    is, or the queue is down: the daily rebuild will come)."""
-    return False if _rebuilder is None else _rebuilder(shop_id)
+    """Asks for one rebuild of the shop's rollups in the background (app.services.work; the job layer queues at
+    most one per shop at a time); False when none was queued (one already is, or the queue is down: the daily
+    rebuild will come)."""
+    return work.request("analytics-rebuild", shop_id, job_id=f"analytics-rebuild-{shop_id}")
 
 
 def rollup_as_of(shop_id: int) -> datetime | None:
