@@ -5,22 +5,18 @@ Likewise the anniversaries (PostgreSQL: the join day is read with timezone()).""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from flask_migrate import upgrade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from app.extensions import db
 from app.loyalty.actions import anniversary_due, birthday_due, validate_birthday
 from app.loyalty.dates import days_observed_on
 from app.models import Member, Shop, utcnow
 from app.services.birthdays import anniversaries_due, birthdays_due_ids
-from tests.conftest import make_config
 
 _ids = itertools.count(8_000_000_000_000_000)
 SHOP = "birthdays.myshopify.com"
@@ -58,15 +54,6 @@ def _check(birthdays_of_members: list[tuple[int, int]], today: date) -> None:
     expected = [m.id for m in members if birthday_due(m.birthday_month, m.birthday_day, today)]
     assert birthdays_due_ids(shop_id, today) == sorted(expected)
 
-
-@pytest.fixture
-def sqlite_app(tmp_path: Any) -> Iterator[Any]:
-    app = create_app(make_config(env="development", database_url=f"sqlite:///{tmp_path}/b.db"))
-    with app.app_context():
-        upgrade()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 _settings = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,17 +5,14 @@ most (exactly a year before, New Year's midnight, now itself, Feb 29) are drawn 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask_migrate import upgrade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.dates import add_years
@@ -23,7 +20,6 @@ from app.loyalty.settings import TierMetric, TierWindow
 from app.loyalty.tiers import qualifying_value
 from app.models import LedgerEntry, Member, Order, Shop, utcnow
 from app.services import tiers
-from tests.conftest import make_config
 
 WINDOWED: tuple[TierWindow, ...] = ("rolling_12_months", "calendar_year")
 _ids = itertools.count(7_000_000_000_000_000)
@@ -99,15 +95,6 @@ def _new_shop() -> int:
     db.session.commit()
     return shop.id
 
-
-@pytest.fixture
-def sqlite_app(tmp_path: Any) -> Iterator[Any]:
-    app = create_app(make_config(env="development", database_url=f"sqlite:///{tmp_path}/w.db"))
-    with app.app_context():
-        upgrade()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 _settings = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
