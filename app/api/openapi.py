@@ -78,8 +78,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 _DATE_QUERY = [{"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}
                for n in ("from", "to")]
+_WINDOWS = [{"name": n, "in": "query", "required": False, "schema": {"type": "integer", "minimum": 7, "maximum": 730}}
+            for n in ("churn_days", "retention_days")]
 QUERIES: dict[str, list[dict[str, Any]]] = {
-    "/api/v1/analytics/summary": _DATE_QUERY, "/api/admin/analytics/summary": _DATE_QUERY,
+    "/api/v1/analytics/summary": _DATE_QUERY + _WINDOWS, "/api/admin/analytics/summary": _DATE_QUERY + _WINDOWS,
+    "/api/admin/analytics/trends": [
+        {"name": "period", "in": "query", "schema": {"enum": ["week", "month"]}},
+        {"name": "periods", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 104}}],
     "/api/admin/analytics/cohorts": _DATE_QUERY,
     "/api/admin/members": [
         {"name": "q", "in": "query", "schema": {"type": "string"}},
