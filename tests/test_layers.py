@@ -29,9 +29,7 @@ OTHER_BRANCHES: tuple[str, ...] = ()
 COMMITS_ELSEWHERE: dict[str, str] = {}
 
 # Queries in blueprint packages, each file with its reason.
-QUERIES_ELSEWHERE: dict[str, str] = {
-    "app/api/__init__.py": "API-key lookup of api_auth; the keys' service is helper admin-api's (app/api/keys.py)",
-}
+QUERIES_ELSEWHERE: dict[str, str] = {}
 
 # Imports inside functions, (file, module) → why it cannot be at the top.
 IN_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {

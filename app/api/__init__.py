@@ -1,25 +1,21 @@
 """The JSON API under /api: authentication (session token or per-shop API key) and the error shape.
 
-Route modules in this package (v1.py: public API v1; admin.py etc.: the admin page's API) add their
-routes to `bp` at import; init_app imports every module of the package.
+Route modules in this package (v1.py: public API v1; admin*.py, analytics.py, keys.py, texts.py: the admin page's
+API; events.py, automations.py; openapi.py) add their routes to `bp` at import; init_app names each one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import pkgutil
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, g, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
 from app.inputs import InputError, error_response, http_error, json_object
-from app.models import ApiKey, Shop, utcnow
+from app.services import api_keys
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,21 +30,7 @@ def api_error(status: int, code: str, message: str, fields: dict[str, str] | Non
     return error_response(status, code, message, fields)
 
 
-def hash_api_key(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _shop_from_api_key(raw: str) -> tuple[Shop, ApiKey] | None:
-    key = db.session.execute(
-        select(ApiKey).where(ApiKey.key_hash == hash_api_key(raw), ApiKey.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    if key is None:
-        return None
-    shop = db.session.get(Shop, key.shop_id)
-    if shop is None or not shop.active:
-        return None
-    key.last_used_at = utcnow()
-    return shop, key
+hash_api_key = api_keys.hash_key
 
 
 def api_auth(*, allow_api_key: bool = True) -> Callable[[F], F]:
@@ -59,7 +41,7 @@ def api_auth(*, allow_api_key: bool = True) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             raw_key = request.headers.get(API_KEY_HEADER)
             if raw_key and allow_api_key and not request.headers.get("Authorization"):
-                found = _shop_from_api_key(raw_key.strip())
+                found = api_keys.shop_for_key(raw_key.strip())
                 if found is None:
                     return api_error(401, "unauthenticated", "API key unknown or revoked")
                 g.shop, key = found
@@ -101,6 +83,18 @@ def _http_error(exc: HTTPException) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
+    # Each route module adds its routes to `bp` when imported, so they are imported here, by name, once `bp` exists.
+    from app.api import (  # noqa: F401
+        admin,
+        admin_members,
+        admin_program,
+        analytics,
+        automations,
+        events,
+        keys,
+        openapi,
+        texts,
+        v1,
+    )
+
     app.register_blueprint(bp)

@@ -15,8 +15,22 @@ KEY_PREFIX = "rgl_"
 
 
 def hash_key(raw: str) -> str:
-    """What is stored of a key: its SHA-256 (app.api.hash_api_key checks a presented key the same way)."""
+    """What is stored of a key: its SHA-256; a presented key is looked up by the same hash."""
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def shop_for_key(raw: str) -> tuple[Shop, ApiKey] | None:
+    """The active shop and unrevoked key a presented API key belongs to (its last use noted), else None."""
+    key = db.session.execute(
+        select(ApiKey).where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if key is None:
+        return None
+    shop = db.session.get(Shop, key.shop_id)
+    if shop is None or not shop.active:
+        return None
+    key.last_used_at = utcnow()
+    return shop, key
 
 
 def list_keys(shop: Shop) -> list[ApiKey]:
