@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
 from app.loyalty.text import clean_json, clean_text, json_text_may_need_cleaning
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,6 @@ def http_error(exc: HTTPException) -> Any:
 
 
 def _input_error(exc: InputError) -> Response:
-    from app.extensions import db
 
     db.session.rollback()
     return error_response(exc.status, exc.code, exc.message, exc.fields)
@@ -169,7 +169,6 @@ def _unstorable(exc: DataError | OverflowError) -> Response:
     # A value that reached the database although it cannot be stored (PostgreSQL's DataError; SQLite's driver
     # raises OverflowError for an integer beyond 64 bits): the parsers above should have refused it, so this is
     # logged as the gap it is, and answered as the bad input it is.
-    from app.extensions import db
 
     db.session.rollback()
     log.error("a request value the database cannot hold got through: %s", exc, exc_info=True)

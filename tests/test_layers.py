@@ -51,19 +51,6 @@ IN_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {
 NOT_YET_HOISTED = (
     "app/api/__init__.py",
     "app/demo.py",
-    "app/inputs.py",
-    "app/services/actions.py",
-    "app/services/adjustments.py",
-    "app/services/automation_results.py",
-    "app/services/automation_runs.py",
-    "app/services/automations.py",
-    "app/services/destinations.py",
-    "app/services/flow_actions.py",
-    "app/services/members.py",
-    "app/services/program_api.py",
-    "app/services/referrals.py",
-    "app/services/rewards.py",
-    "app/services/tiers.py",
 )
 
 

@@ -27,8 +27,9 @@ from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.actions import action_period_key
 from app.models import CustomAction, LedgerEntry, Member, Shop, utcnow
+from app.services import tiers
 from app.services.ledger import post_entry
-from app.services.members import find_member
+from app.services.members import enroll_member, find_member
 from app.services.program import Conflict, Invalid, NotFound, settings_for
 
 ACTION_SIGNATURE_HEADER = "X-Regulars-Hmac-Sha256"
@@ -94,7 +95,6 @@ def award_action(shop: Shop, member_or_customer: Member | int, action_key: str, 
         raise NotFound("no such customer")
     settings = settings_for(shop)
     if member.enrolled_at is None:
-        from app.services.members import enroll_member
 
         enroll_member(shop, member, settings, now, how=f"action:{action.key}")
     key = action_period_key(action.key, customer_id, action.limit, now, request_key)  # type: ignore[arg-type]
@@ -111,7 +111,6 @@ def award_action(shop: Shop, member_or_customer: Member | int, action_key: str, 
                 db.session.commit()  # releases the member lock; nothing was booked
             raise ActionRefused(f"{action.name} was already awarded ({action.limit.replace('_', ' ')})")
     elif action.points > 0:
-        from app.services import tiers
 
         tiers.upgrade_if_qualified(shop, member, settings, now, reason=f"action {action.key}")
     if commit:

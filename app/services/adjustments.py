@@ -9,6 +9,7 @@ from app.loyalty import ledger as rules
 from app.models import LedgerEntry, Member, Shop
 from app.services import audit
 from app.services.ledger import find_entry, lock_member, post_entry
+from app.services.rewards import request_writeback
 
 MAX_ADJUSTMENT = 10_000_000
 
@@ -89,7 +90,6 @@ def adjust_points(shop: Shop, member: Member, *, points: int, reason: str, note:
                      details={"points": points, "reason": reason.strip(), "entry_id": entry.id})
     db.session.commit()
     if created:
-        from app.services.rewards import request_writeback
 
         request_writeback()
     return entry

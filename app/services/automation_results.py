@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text
 
 from app.extensions import db
+from app.loyalty.automations import FLOW_KEYS
 from app.loyalty.campaigns import in_holdout as campaign_holdout
 from app.loyalty.lift import Lift, lift_of
 from app.models import Campaign, Member, Order, Shop
 from app.models.types import UTCDateTime
 from app.services.automations import AutomationNotFound, get_automation
+from app.services.program import settings_for
 
 
 def _round(value: float | None) -> float | None:
@@ -104,7 +106,6 @@ def _sum(cells: list[_Cell]) -> _Cell:
 
 def automation_results(shop: Shop, key: str, start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
     """contract.md GET /api/v1/automations/{key}/results: per step (and per A/B half when split)."""
-    from app.services.program import settings_for
 
     a = get_automation(shop, key)
     point_value = Decimal(str(settings_for(shop).point_value))
@@ -134,7 +135,6 @@ def automation_results(shop: Shop, key: str, start: datetime | None = None, end:
 
 
 def all_results(shop: Shop, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-    from app.loyalty.automations import FLOW_KEYS
 
     return [automation_results(shop, key, start, end) for key in FLOW_KEYS]
 

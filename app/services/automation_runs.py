@@ -26,13 +26,15 @@ from sqlalchemy import bindparam, func, select, text
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.automations import ENTRY_GRACE_DAYS, Automation, Step
+from app.loyalty.automations import ENTRY_GRACE_DAYS, FLOW_KEYS, Automation, Step
 from app.loyalty.dates import days_observed_on
 from app.models import AutomationStepRun, Shop, utcnow
 from app.models.types import UTCDateTime
 from app.services.automations import ensure_row, of_row
 from app.services.events import note_outbox_written
 from app.services.ledger import emit_event, lock_member, post_entry
+from app.services.program import active_shops
+from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, issue_gift_code
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +283,6 @@ def _fire_plain(fl: _Flavour, shop: Shop, a: Automation, step: Step, variant: st
 
 def _fire_with_incentive(shop: Shop, a: Automation, step: Step, variant: str, now: datetime) -> int:
     """Step 5 with an incentive: bonus points (a ledger entry) or a one-use code, then the event. Batches."""
-    from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, issue_gift_code
 
     incentive = step.incentive_for(variant)
     assert incentive is not None
@@ -369,7 +370,6 @@ def run_flow(shop: Shop, key: str, now: datetime) -> FlowRun:
 
 
 def run_shop(shop: Shop, now: datetime, keys: Iterable[str] | None = None) -> list[FlowRun]:
-    from app.loyalty.automations import FLOW_KEYS
 
     out = []
     for key in keys or FLOW_KEYS:
@@ -383,7 +383,6 @@ def run_shop(shop: Shop, now: datetime, keys: Iterable[str] | None = None) -> li
 
 def run_all(now: datetime | None = None, shop_domain: str | None = None) -> dict[str, dict[str, int]]:
     """Every installed shop (or one): what fired, per flow and step. What the schedule and the CLI run."""
-    from app.services.program import active_shops
 
     now = now or utcnow()
     totals: dict[str, dict[str, int]] = {}

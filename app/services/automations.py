@@ -19,6 +19,7 @@ from app.loyalty.automations import Automation
 from app.models import Automation as AutomationRow
 from app.models import Reward, Shop, Tier, utcnow
 from app.services import audit
+from app.services.program import settings_for
 
 GIFTABLE_TYPES = ("fixed_amount", "percentage", "free_shipping", "free_product")
 
@@ -35,7 +36,6 @@ def _row(shop_id: int, key: str, *, lock: bool = False) -> AutomationRow | None:
 
 
 def _reminder_days(shop: Shop) -> tuple[int, ...]:
-    from app.services.program import settings_for
 
     return tuple(settings_for(shop).expiry_reminder_days)
 

@@ -16,6 +16,10 @@ from app.klaviyo import METRICS, Sent, current_klaviyo, event_body, profile_body
 from app.loyalty.expiry import expiry_date
 from app.models import Member, OutboxEvent, Shop, ShopIntegration, Tier, WebhookEndpoint
 from app.services.events import event_document
+from app.services.program import settings_for
+from app.services.referrals import referral_url
+from app.services.shops import ShopNotInstalled, admin_graphql
+from app.shopify import GraphQLError, ShopifyUnavailable
 from app.shopify.flow import FLOW_TRIGGER_RECEIVE, parse_trigger_answer, trigger_handle, trigger_payload
 from app.signed_webhooks import WebhookPoster, body_of, headers_for
 
@@ -55,7 +59,6 @@ class Outcome:
 
 
 def _klaviyo_properties(shop: Shop, member: Member, tiers: dict[int, str], settings: Any) -> dict[str, Any]:
-    from app.services.referrals import referral_url
 
     props: dict[str, Any] = {
         "Loyalty Points": int(member.points_available or 0), "Loyalty Points Pending": int(member.points_pending or 0),
@@ -70,7 +73,6 @@ def _klaviyo_properties(shop: Shop, member: Member, tiers: dict[int, str], setti
 
 
 def prepare(rows: list[Claimed], poster: WebhookPoster) -> list[Job]:
-    from app.services.program import settings_for
 
     # Core rows (attribute access like the models) for the bulk of the batch: ORM objects cost ≈ 10× more.
     events = {e.id: e for e in db.session.execute(
@@ -154,8 +156,6 @@ def _klaviyo_send(key: str, doc: dict[str, Any], person: dict[str, Any], props: 
 
 
 def flow_send(job: Job) -> Outcome:
-    from app.services.shops import ShopNotInstalled, admin_graphql
-    from app.shopify import GraphQLError, ShopifyUnavailable
 
     handle = trigger_handle(job.event["type"], job.event.get("data") or {})
     if handle is None:

@@ -17,6 +17,7 @@ from app.models import Member, Shop, TierChange, utcnow
 from app.services.adjustments import AdjustmentInvalid, adjust_points
 from app.services.ledger import lock_member
 from app.services.members import find_member
+from app.services.tiers import change_tier, tier_rows
 from app.shopify.flow import customer_id_of
 
 ADJUST_POINTS = "regulars-adjust-points"
@@ -87,7 +88,6 @@ def run_action(shop: Shop, handle: str, body: Mapping[str, Any], now: datetime |
 
 
 def _set_tier(shop: Shop, member: Member, properties: Mapping[str, Any], run_id: str, now: datetime) -> dict[str, Any]:
-    from app.services.tiers import change_tier, tier_rows
 
     wanted = str(properties.get("tier") or "").strip()
     ladder = tier_rows(shop.id)

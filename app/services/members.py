@@ -19,9 +19,11 @@ from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.actions import birthday_change_allowed, validate_birthday
 from app.loyalty.dates import add_years
+from app.loyalty.referrals import normalize_email as domain_normalize
 from app.loyalty.settings import ProgramSettings
 from app.loyalty.text import clean_text
 from app.models import Member, Shop, WebhookDelivery, utcnow
+from app.services import tiers
 from app.services.ledger import lock_member, post_entry
 from app.services.member_rows import find_member, get_or_create_member
 from app.services.program import Conflict, Invalid, NotFound, settings_for
@@ -90,7 +92,6 @@ def upsert_customer(shop: Shop, payload: dict[str, Any]) -> Member:
 def normalize_email(email: str | None) -> str | None:
     if not email:
         return None
-    from app.loyalty.referrals import normalize_email as domain_normalize
 
     return domain_normalize(email)
 
@@ -115,7 +116,6 @@ def enroll_member(shop: Shop, member: Member, settings: ProgramSettings, now: da
             reason="Sign-up bonus", now=now, occurred_at=at, emit="points_earned",
         )
         if created:
-            from app.services import tiers
 
             tiers.upgrade_if_qualified(shop, member, settings, now, reason="sign-up bonus", at=at)
     if joined:

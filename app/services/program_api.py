@@ -20,7 +20,7 @@ from app.loyalty.settings import validate_settings_patch
 from app.loyalty.tiers import Tier as TierRule
 from app.models import Reward, Shop, utcnow
 from app.services import audit, tiers
-from app.services.rewards import RewardInvalid, list_rewards, settings_of
+from app.services.rewards import RewardInvalid, list_rewards, settings_of, stage_reward
 
 SETTING_FIELDS = (
     "enabled", "points_per_currency_unit", "point_value", "pending_days", "reversal_policy", "signup_points",
@@ -111,7 +111,6 @@ def _reward_candidates(shop: Shop, items: Any, errors: dict[str, str]) -> list[d
 
 def _apply_rewards(shop: Shop, items: list[dict[str, Any]], actor: str, errors: dict[str, str]) -> None:
     """Validates and stages the rewards without committing (save_reward commits, so it is not used here)."""
-    from app.services.rewards import stage_reward
 
     keep: set[int] = set()
     for i, item in enumerate(items):

@@ -13,7 +13,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -34,7 +34,10 @@ from app.loyalty.referrals import referral_url as domain_referral_url
 from app.models import Member, Order, Referral, Shop, utcnow
 from app.services import audit, due
 from app.services.ledger import emit_event, lock_member, post_entry
-from app.services.rewards import CLOCK_SKEW
+from app.services.rewards import CLOCK_SKEW, request_writeback, settings_of
+from app.services.shops import ShopNotInstalled, admin_graphql
+from app.shopify import GraphQLError
+from app.shopify.adapter import ShopifyUnavailable
 from app.shopify.discounts import FRIEND_CODE_MUTATION, friend_discount_input, parse_created
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,6 @@ class FriendCodeFailed(RuntimeError):
 
 
 def _settings(shop: Shop) -> Any:
-    from app.services.rewards import settings_of
 
     return settings_of(shop)
 
@@ -111,9 +113,6 @@ def create_friend_code(shop: Shop, advocate_code: str, email: str, *, now: datet
     Asking again with the same email for the same advocate returns the same code. Raises
     UnknownReferralCode, ValueError (no usable email) or FriendCodeFailed (Shopify refused).
     """
-    from app.services.shops import ShopNotInstalled, admin_graphql
-    from app.shopify import GraphQLError
-    from app.shopify.adapter import ShopifyUnavailable
 
     advocate = find_advocate(shop, advocate_code)
     if advocate is None or advocate.deleted_at is not None:
@@ -214,7 +213,6 @@ def _attribute(shop: Shop, referral: Referral, order: Order, now: datetime) -> N
         who.append(func.lower(Order.email) == friend_email.strip().lower())
     prior = 0
     if who:
-        from sqlalchemy import or_
 
         prior = int(db.session.execute(prior_q.where(or_(*who))).scalar_one())
 
@@ -319,7 +317,6 @@ def settle_now(referral_id: int, now: datetime | None = None) -> str:
     outcome = _settle_or_schedule(shop, referral, now or utcnow())
     db.session.commit()
     if outcome == "award":
-        from app.services.rewards import request_writeback
 
         request_writeback()
     return outcome
@@ -347,7 +344,6 @@ def process_due(now: datetime | None = None) -> int:
             awarded += 1
         db.session.commit()
     if awarded:
-        from app.services.rewards import request_writeback
 
         request_writeback()
     return awarded
@@ -381,7 +377,6 @@ def approve(shop: Shop, referral_id: int, actor: str, *, now: datetime | None = 
                  details={"outcome": outcome})
     db.session.commit()
     if outcome == "award":
-        from app.services.rewards import request_writeback
 
         request_writeback()
     return referral

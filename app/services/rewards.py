@@ -34,6 +34,10 @@ from app.loyalty.settings import ProgramSettings
 from app.models import Member, Order, Redemption, Reward, Shop, Tier, utcnow
 from app.services import audit, work
 from app.services.ledger import emit_event, lock_member, post_entry
+from app.services.program import settings_for
+from app.services.shops import ShopNotInstalled, admin_graphql
+from app.shopify import GraphQLError
+from app.shopify.adapter import ShopifyUnavailable
 from app.shopify.discounts import (
     CREATE_MUTATIONS,
     FIND_BY_CODE,
@@ -92,11 +96,8 @@ class RedemptionFailed(Exception):
 
 
 def settings_of(shop: Shop) -> ProgramSettings:
-    """The shop's program settings, through the engine's service when it is there."""
-    try:
-        from app.services.program import settings_for
-    except ImportError:
-        return ProgramSettings.from_dict(shop.settings or {})
+    """The shop's program settings (the program's one cached reading)."""
+
     return settings_for(shop)
 
 
@@ -388,9 +389,6 @@ def redeem(shop: Shop, member: Member, reward_id: int, *, idempotency_key: str, 
 
 def _create_code(shop: Shop, request: DiscountRequest, code: str) -> tuple[str | None, str | None]:
     """(discount gid, None) when the code exists in Shopify, else (None, why). Retries what may pass later."""
-    from app.services.shops import ShopNotInstalled, admin_graphql
-    from app.shopify import GraphQLError
-    from app.shopify.adapter import ShopifyUnavailable
 
     why = "Shopify could not be reached"
     for attempt in range(SHOPIFY_ATTEMPTS):
@@ -495,7 +493,6 @@ def settle_stale_pending(now: datetime | None = None) -> int:
 
 
 def _create_code_with_lookup(shop: Shop, request: DiscountRequest, code: str) -> tuple[str | None, str | None]:
-    from app.services.shops import admin_graphql
 
     try:
         found = parse_found(admin_graphql(shop, FIND_BY_CODE, {"code": code}))
@@ -527,7 +524,6 @@ def mark_codes_used(shop: Shop, order: Order) -> int:
         redemption.status = "used"
         redemption.used_order_id = order.order_id
         redemption.used_at = order.paid_at or order.processed_at or utcnow()
-        from app.services.ledger import emit_event
 
         emit_event(shop.id, redemption.member_id, "code_used",
                    {"redemption_id": redemption.id, "code": redemption.code, "order_id": str(order.order_id)})

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.i18n import translator
 from app.loyalty.settings import ProgramSettings, validate_settings_patch
 from app.loyalty.tiers import tier_handle
 from app.models import Reward, Shop, Tier, utcnow
@@ -17,14 +18,14 @@ from app.services import audit
 # Accessible first rungs: a regular reaches Silver with about 100.00 of orders at the default rate.
 DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
     {"name": "Bronze", "threshold": Decimal("0"), "multiplier": Decimal("1"), "entry_bonus": 0,
-     "perks": "Earn 5 points per 1.00 spent"},
+     "perks": "Earn 5 points per {unit} spent"},
     {"name": "Silver", "threshold": Decimal("500"), "multiplier": Decimal("1.25"), "entry_bonus": 100,
      "perks": "Earn 25% more points"},
     {"name": "Gold", "threshold": Decimal("1500"), "multiplier": Decimal("1.5"), "entry_bonus": 250,
      "perks": "Earn 50% more points"},
 )
 DEFAULT_REWARDS: tuple[dict[str, Any], ...] = (
-    {"type": "fixed_amount", "name": "5.00 off your order", "points_cost": 500, "value": Decimal("5.00")},
+    {"type": "fixed_amount", "name": "{value} off your order", "points_cost": 500, "value": Decimal("5.00")},
     {"type": "free_shipping", "name": "Free shipping", "points_cost": 1000, "value": Decimal("0")},
 )
 # What the setup form offers; everything else keeps the defaults of loyalty-rules.md.
@@ -38,13 +39,26 @@ class SetupInvalid(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
 
 
-def defaults() -> dict[str, Any]:
-    """The setup form's starting values."""
+def default_tiers(currency: str | None) -> list[dict[str, Any]]:
+    """The starting tiers, their perks naming the shop's currency ("Earn 5 points per $1.00 spent")."""
+    unit = translator("en").money(Decimal("1.00"), currency)
+    return [{**t, "perks": t["perks"].format(unit=unit)} for t in DEFAULT_TIERS]
+
+
+def default_rewards(currency: str | None) -> list[dict[str, Any]]:
+    """The starting rewards, named with the amount in the shop's currency ("$5.00 off your order")."""
+    english = translator("en")
+    return [{**r, "name": r["name"].format(value=english.money(r["value"], currency))} for r in DEFAULT_REWARDS]
+
+
+def defaults(currency: str | None = None) -> dict[str, Any]:
+    """The setup form's starting values for a shop selling in `currency`."""
     base = ProgramSettings().to_dict()
     return {
         "settings": {k: base[k] for k in SETUP_FIELDS},
-        "tiers": [{**t, "threshold": str(t["threshold"]), "multiplier": str(t["multiplier"])} for t in DEFAULT_TIERS],
-        "rewards": [{**r, "value": str(r["value"])} for r in DEFAULT_REWARDS],
+        "tiers": [{**t, "threshold": str(t["threshold"]), "multiplier": str(t["multiplier"])}
+                  for t in default_tiers(currency)],
+        "rewards": [{**r, "value": str(r["value"])} for r in default_rewards(currency)],
     }
 
 
@@ -59,11 +73,11 @@ def complete_setup(shop: Shop, choices: dict[str, Any], actor: str) -> ProgramSe
         raise SetupInvalid(errors)
     now = utcnow()
     if not db.session.execute(select(func.count()).where(Tier.shop_id == shop.id)).scalar_one():
-        for position, tier in enumerate(DEFAULT_TIERS):
+        for position, tier in enumerate(default_tiers(shop.currency)):
             db.session.add(Tier(shop_id=shop.id, handle=tier_handle(tier["name"]), position=position,
                                 created_at=now, updated_at=now, **tier))
     if not db.session.execute(select(func.count()).where(Reward.shop_id == shop.id)).scalar_one():
-        for position, reward in enumerate(DEFAULT_REWARDS):
+        for position, reward in enumerate(default_rewards(shop.currency)):
             db.session.add(Reward(shop_id=shop.id, position=position, active=True, created_at=now, updated_at=now,
                                   minimum_subtotal=Decimal("0"), **reward))
     shop.settings = settings.to_dict()

@@ -28,7 +28,7 @@ from app.models import LedgerEntry, Member, Order, Shop, Tier, TierChange, utcno
 from app.services import audit, work
 from app.services.catalogue import catalogue, settings_for, tier_rule, touch
 from app.services.ledger import emit_event, lock_member, post_entry
-from app.services.program import Invalid
+from app.services.program import Invalid, active_shops
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +348,6 @@ def _request_evaluation(shop: Shop) -> None:
 
 def evaluate_all(now: datetime | None = None) -> dict[str, int]:
     """The daily job over every installed shop that has tiers."""
-    from app.services.program import active_shops
 
     totals: dict[str, int] = {}
     for shop in active_shops():
