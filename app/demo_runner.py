@@ -56,7 +56,7 @@ def _apply_program_defaults(app: Flask) -> None:
     shop = shops.get_shop(DEMO_SHOP)
     if shop is None:
         raise click.ClickException("the demo shop did not install")
-    setup.complete_setup(shop, setup.defaults()["settings"], actor="demo")
+    setup.complete_setup(shop, setup.defaults(shop.currency)["settings"], actor="demo")
 
 
 def _seed(store: Any, rng: random.Random) -> list[dict[str, Any]]:

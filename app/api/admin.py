@@ -143,7 +143,7 @@ def admin_shop() -> Any:
     shop: Shop = g.shop
     return {"domain": shop.domain, "name": shop.name or shop.handle, "currency": shop.currency,
             "money_format": shop.money_format, "setup_completed": shop.setup_completed_at is not None,
-            "members": admin_queries.enrolled_count(shop), "setup_defaults": setup.defaults()}
+            "members": admin_queries.enrolled_count(shop), "setup_defaults": setup.defaults(shop.currency)}
 
 
 @bp.post("/admin/setup")
