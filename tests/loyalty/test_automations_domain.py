@@ -19,6 +19,34 @@ def test_every_flow_has_the_playbook_timings():
     assert all(a.holdout_percent == 10 and not a.enabled for a in d.values())
 
 
+def test_the_eight_flows_have_timed_steps_an_audience_and_optional_incentives():
+    """Automations 1: the rule book's eight flows; each has steps timed from its trigger, starting without
+    incentives; the audience (tiers, segments) and a step's incentive are set by a patch, and only to
+    what the program has."""
+    assert domain.FLOW_KEYS == ("welcome", "first_repeat", "post_purchase", "reactivation", "points_expiring",
+                                "birthday", "anniversary", "tier_change")
+    for key in domain.FLOW_KEYS:
+        flow = domain.default_automation(key)
+        assert flow.key == key and flow.steps, key
+        assert all(s.after_days is not None or s.after_hours is not None for s in flow.steps), key
+        assert all(s.incentive is None for s in flow.steps), key
+        assert (flow.tier_ids, flow.segments) == (frozenset(), frozenset()), key
+    welcome = domain.default_automation("welcome")
+    edited = edits.apply_patch(welcome, {
+        "audience": {"tier_ids": [3], "segments": ["new"]},
+        "steps": [{"key": "welcome", "incentive": {"type": "reward", "reward_id": 9, "expiry_days": 14}}],
+    }, reward_ids=frozenset({9}), tier_ids=frozenset({3, 4}))
+    assert (edited.tier_ids, edited.segments) == (frozenset({3}), frozenset({"new"}))
+    assert edited.steps[0].incentive == domain.Incentive("reward", reward_id=9, expiry_days=14)
+    assert edited.steps[0].offset_seconds == welcome.steps[0].offset_seconds
+    with pytest.raises(edits.AutomationInvalid) as err:
+        edits.apply_patch(welcome, {"audience": {"tier_ids": [5], "segments": ["vip"]}}, tier_ids=frozenset({3}))
+    assert set(err.value.errors) == {"audience.tier_ids", "audience.segments"}
+    with pytest.raises(edits.AutomationInvalid) as err:
+        edits.apply_patch(welcome, {"audience": ["new"]})
+    assert set(err.value.errors) == {"audience"}
+
+
 @given(st.text(min_size=1, max_size=30), st.sampled_from(domain.FLOW_KEYS), st.integers(1, 2**62))
 def test_the_holdout_is_stable_and_editing_the_share_only_moves_the_threshold(shop, flow, cid):
     b = domain.bucket(shop, flow, cid)

@@ -37,6 +37,18 @@ def test_invalid_rewards_name_their_fields() -> None:
     assert "value" in validate_reward(RewardSpec(1, "percentage", "x", points_cost=10, value=Decimal("0.5")))
     assert set(validate_reward(RewardSpec(1, "variable", "x", rate=Decimal(0), min_points=50, max_points=10))) == {"rate", "max_points"}
     assert "product_variant_id" in validate_reward(RewardSpec(1, "free_product", "x", points_cost=5, value=Decimal(3)))
+    # Each check on its own, so that dropping any one of them leaves a reward that should be refused accepted.
+    assert validate_reward(RewardSpec(1, "gift_card", "x", points_cost=5)) == {
+        "type": "must be one of fixed_amount, percentage, free_shipping, free_product, variable"}
+    assert set(validate_reward(RewardSpec(1, "free_shipping", " ", points_cost=5, minimum_subtotal=Decimal(-1)))) == {
+        "name", "minimum_subtotal"}
+    assert set(validate_reward(RewardSpec(1, "free_shipping", "x", points_cost=0))) == {"points_cost"}
+    assert set(validate_reward(RewardSpec(1, "fixed_amount", "x", points_cost=5))) == {"value"}
+    assert set(validate_reward(RewardSpec(1, "percentage", "x", points_cost=5))) == {"value"}
+    assert set(validate_reward(RewardSpec(1, "free_product", "x", points_cost=5, value=Decimal(0),
+                                          product_variant_id=44_000_000_000_001))) == {"value"}
+    assert set(validate_reward(RewardSpec(1, "variable", "x", rate=None, min_points=0, max_points=None))) == {
+        "rate", "min_points", "max_points"}
 
 
 def test_fixed_amount_quote_500_points_for_5_off() -> None:

@@ -86,6 +86,23 @@ def test_anniversaries_are_off_by_default_and_yearly_when_on(engine_app):
     assert [e.points for e in eng.entries(cid, rules.ANNIVERSARY)] == [250]
 
 
+def test_the_anniversary_counts_the_years_skips_the_join_year_and_moves_29_february(engine_app):
+    """Joined 20 May 2025: nothing on 20 May 2025 itself (no year completed), 1 year on 20 May 2026, 2 on
+    20 May 2027. Joined 29 February 2024: celebrated on 28 February 2025 (no 29th that year)."""
+    eng = engine_app
+    eng.configure(anniversary_points=250)
+    may, leap = new_id(), new_id()
+    for cid, joined in [(may, datetime(2025, 5, 20, 10, tzinfo=UTC)), (leap, datetime(2024, 2, 29, 10, tzinfo=UTC))]:
+        eng.join(cid).enrolled_at = joined
+    db.session.commit()
+    assert birthdays.award_due(datetime(2025, 5, 20, 23, tzinfo=UTC))["anniversaries"] == 0
+    assert birthdays.award_due(datetime(2025, 2, 28, 1, tzinfo=UTC))["anniversaries"] == 1
+    assert birthdays.award_due(datetime(2026, 5, 20, 1, tzinfo=UTC))["anniversaries"] == 1
+    assert birthdays.award_due(datetime(2027, 5, 20, 1, tzinfo=UTC))["anniversaries"] == 1
+    years = {cid: [(e.snapshot["years"], e.reason) for e in eng.entries(cid, rules.ANNIVERSARY)] for cid in (may, leap)}
+    assert years == {may: [(1, "1 year with us"), (2, "2 years with us")], leap: [(1, "1 year with us")]}
+
+
 @pytest.mark.parametrize(("limit", "first_day_awards", "next_day", "next_month"), [
     ("once", 1, 0, 0),
     ("per_day", 1, 1, 1),

@@ -67,3 +67,22 @@ def test_off_by_default_and_pending_or_negative_points_never_expire(engine_app):
     assert expiry.run_for(eng.shop(), later + timedelta(days=500)) == {"reminded": 0, "expired": 0, "points": 0}
     m = eng.member(cid)
     assert (m.points_available, m.points_pending) == (-50, 40)
+
+
+def test_only_the_available_points_expire_and_the_pending_ones_stay(engine_app):
+    """100 sign-up points available and 40 order points still pending: the expiry takes the 100 only.
+    (A negative available balance cannot reach expiry_amount through the job: its SQL selects positive
+    balances only, so that half of the rule is guarded by tests/loyalty/test_expiry.py.)"""
+    eng = engine_app
+    eng.configure(expiry_mode="inactivity", expiry_days=365)
+    cid = new_id()
+    members.enroll(eng.shop(), cid, now=JOINED)
+    member = lock_member(eng.member(cid).id)
+    post_entry(member, points=40, kind=rules.EARN_ORDER, source=rules.SOURCE_ORDER, status=rules.PENDING,
+               idempotency_key="pend", snapshot={"test": True}, now=JOINED, occurred_at=JOINED)
+    member.last_activity_at = JOINED  # the pending earning happened on the day of joining
+    db.session.commit()
+    assert expiry.run_for(eng.shop(), JOINED + timedelta(days=366)) == {"reminded": 0, "expired": 1, "points": 100}
+    m = eng.member(cid)
+    assert (m.points_available, m.points_pending) == (0, 40)
+    assert [e.points for e in eng.entries(cid, rules.EXPIRY)] == [-100]

@@ -192,6 +192,31 @@ def test_duplicates_older_payloads_and_refund_first_change_nothing_extra(engine_
     assert len(eng.entries(cid)) == 1  # booked once, at the final amount
 
 
+def test_an_older_order_payload_arriving_late_changes_nothing(engine_app):
+    """Paid at 59.90 (299 points), edited to 39.90 at +2h (199), cancelled at +3h (0); the +1h update
+    (still 59.90, paid) arrives last of all. It is older than what was applied, so the ledger stays as
+    the in-order delivery left it. Unlike a refund (which the engine nets out of an older payload
+    anyway), an edit and a cancellation leave nothing else to hide a stale payload being applied."""
+    eng = engine_app
+    eng.configure(signup_points=0)
+    cid, oid = new_id(), new_id()
+    tee = line("59.90")
+    eng.post("orders/paid", order_payload(oid, cid, lines=[tee]))
+    eng.post("orders/updated", order_payload(oid, cid, subtotal="39.90", lines=[line("39.90")],
+                                             updated_at=T0 + timedelta(hours=2)))
+    assert eng.member(cid).points_available == 199
+    late = order_payload(oid, cid, lines=[tee], updated_at=T0 + timedelta(hours=1))
+    eng.post("orders/updated", late)
+    assert (eng.order(oid).points_given, eng.member(cid).points_available) == (199, 199)
+    cancelled_at = T0 + timedelta(hours=3)
+    eng.post("orders/cancelled", order_payload(oid, cid, subtotal="39.90", lines=[line("39.90")], status="voided",
+                                               cancelled_at=cancelled_at, updated_at=cancelled_at))
+    eng.post("orders/updated", late)
+    eng.post("orders/paid", order_payload(oid, cid, lines=[tee]))
+    assert (eng.order(oid).points_given, eng.member(cid).points_available) == (0, 0)
+    assert [e.points for e in eng.entries(cid)] == [299, -100, -199]
+
+
 def test_the_snapshot_of_the_first_award_is_reused_whatever_the_rules_are_later(engine_app):
     """Awarded at 5 points per unit (100.00 → 500); the merchant moves to 10 per unit; a refund of 50.00
     is reversed at the order's own 5 per unit (−250), not at 10."""

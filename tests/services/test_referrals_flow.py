@@ -131,3 +131,37 @@ def test_same_ip_goes_to_review_then_approve_or_reject(env: dict[str, Any]) -> N
         referrals.approve(shop_of(env), second.id, "staff:1")
     with pytest.raises(referrals.ReferralNotFound):
         referrals.approve(shop_of(env), 999999, "staff:1")
+
+
+def test_a_friend_code_needs_an_email_and_each_friend_gets_their_own(env: dict[str, Any]) -> None:
+    """Referrals 2: no email, no code (and nothing created in Shopify); two friends, two one-use codes."""
+    store = env["store"]
+    advocate = make_member(env, "ada@example.com")
+    code = referrals.ensure_code(advocate)
+    db.session.commit()
+    for bad in ("", "not-an-email"):
+        with pytest.raises(ValueError):
+            referrals.create_friend_code(shop_of(env), code, bad)
+    assert store.discount_codes(SHOP) == []
+    bea = referrals.create_friend_code(shop_of(env), code, "bea@example.com")
+    cal = referrals.create_friend_code(shop_of(env), code, "cal@example.com")
+    assert bea.friend_code != cal.friend_code
+    assert sorted(d["code"] for d in store.discount_codes(SHOP)) == sorted([bea.friend_code, cal.friend_code])
+    assert {(d["value"], d["usage_limit"]) for d in store.discount_codes(SHOP)} == {("10.00", 1)}
+
+
+def test_only_a_paid_order_that_uses_the_friend_code_is_the_referral(env: dict[str, Any]) -> None:
+    """Referrals 3: an unpaid order with the code, or a paid one with another code, attributes nothing; the paid
+    order that uses it (however the code is typed) is the referral, found server-side from the order alone."""
+    advocate = make_member(env, "ada@example.com")
+    code = referrals.ensure_code(advocate)
+    db.session.commit()
+    ref = referrals.create_friend_code(shop_of(env), code, "dee@example.com")
+    friend = friend_customer(env, "dee@example.com")
+    place_order(env, friend, "dee@example.com", [ref.friend_code], status="pending")
+    place_order(env, friend_customer(env, "eve@example.com"), "eve@example.com", ["SUMMER10"])
+    assert db.session.get(Referral, ref.id).status == "invited"
+    order = place_order(env, friend, "dee@example.com", [{"code": f" {ref.friend_code.lower()} "}])
+    db.session.expire_all()
+    ref = db.session.get(Referral, ref.id)
+    assert (ref.status, ref.order_id) == ("pending", order.order_id)
