@@ -47,7 +47,7 @@ from app.loyalty.orders import (
 )
 from app.loyalty.text import clean_text
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow
-from app.services import analytics, due, program, referrals, rewards, tiers
+from app.services import analytics, due, program, referrals, reward_codes, tiers
 from app.services import members as members_service
 from app.services.ledger import adopt_inserted, lock_member, post_entry
 from app.shopify.orders import order_state_from_payload, refund_from_payload, shop_money
@@ -161,7 +161,7 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
     if row.discount_codes:
         # Reward codes and friend codes are discount codes: an order without any can neither use a reward
         # nor be (or have been) a referral, so those services are asked only about orders with codes.
-        rewards.mark_codes_used(shop, row)
+        reward_codes.mark_codes_used(shop, row)
         referrals.on_order_changed(shop, row, now)
     if _analytics_facts(row) != before:
         # The dashboard's per-customer rollup follows the order in the same transaction (both customers
