@@ -4,7 +4,7 @@ Every order event (orders/paid, orders/updated, orders/cancelled, refunds/create
 copy of an order) goes through one path:
 
 1. lock the order row (created on first sight), merge the event into what is known
-   (app.loyalty.orders.merge_order_knowledge: an older payload or a duplicate changes nothing);
+   (app.loyalty.order_knowledge.merge_order_knowledge: an older payload or a duplicate changes nothing);
 2. lock the member (always after the order: one lock order, so two drains never deadlock);
 3. the first time the order earns, take the rule snapshot (rate, the member's tier *now*, the
    campaign multiplier at the order's time) and keep it on the order; every later change reuses it;
@@ -32,18 +32,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.analytics import order_revenue
-from app.loyalty.orders import (
+from app.loyalty.order_knowledge import (
     OrderKnowledge,
     OrderState,
     RefundState,
-    RuleSnapshot,
-    eligible_amount,
     knowledge_without_personal_data,
     merge_order_knowledge,
+    without_personal_data,
+)
+from app.loyalty.orders import (
+    RuleSnapshot,
+    eligible_amount,
     order_points_change,
     points_for_amount,
     take_rule_snapshot,
-    without_personal_data,
 )
 from app.loyalty.text import clean_text
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.orders import PAID_STATUSES
+from app.loyalty.order_knowledge import PAID_STATUSES
 from app.loyalty.referrals import (
     Party,
     Signal,

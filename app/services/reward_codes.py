@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.loyalty.orders import PAID_STATUSES
+from app.loyalty.order_knowledge import PAID_STATUSES
 from app.models import Order, Redemption, Shop, utcnow
 from app.services.ledger import emit_event
 from app.services.shops import ShopNotInstalled, admin_graphql
