@@ -26,8 +26,8 @@ from app.services.members import find_member
 from app.services.program import EngineError
 from app.services.program_api import ProgramInvalid, patch_program, program_document
 from app.services.redemption_requests import RedemptionRequestError, redeem_request
-from app.services.rewards import request_writeback
 from app.services.shops import get_active_shop
+from app.services.work import request_writeback
 from app.shopify import normalize_shop_domain
 
 LEDGER_PAGE = 100

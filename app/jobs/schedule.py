@@ -26,8 +26,8 @@ from app.services import (
     expiry,
     pending,
     reconcile,
+    redemption,
     referrals,
-    rewards,
     tiers,
     writeback,
 )
@@ -83,7 +83,7 @@ def process_referrals() -> Any:
 def expire_reward_codes() -> Any:
     """Unused reward codes past their end: expired, points back when the shop says so."""
     with job_context():
-        return rewards.expire_codes()
+        return redemption.expire_codes()
 
 
 def sync_writeback() -> Any:

@@ -199,7 +199,7 @@ def qualifying_value(
     ``facts`` are dated contributions, chosen by the caller for the metric:
     ``points_earned`` → (occurred_at, points) of every entry whose kind is in ledger.EARNING_KINDS
     (reversals negative); ``amount_spent`` → (paid_at, eligible amount) of counted orders (paid, not
-    cancelled: orders.EARNING_STATUSES); ``orders`` → (paid_at, anything) per counted order (each
+    cancelled: order_knowledge.EARNING_STATUSES); ``orders`` → (paid_at, anything) per counted order (each
     counts 1). The window is ``window_periods``; facts after ``now`` are ignored.
     """
     dated = [(at, fact_value(metric, v)) for at, v in facts]

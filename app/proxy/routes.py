@@ -24,6 +24,7 @@ from app.services.actions import ActionRefused, award_action, claimable_action
 from app.services.members import BirthdayChangeRefused, enroll, set_birthday
 from app.services.program import EngineError
 from app.services.proxy_requests import run_once
+from app.services.redemption import RedemptionFailed, RedemptionRefused, redeem
 from app.services.referrals import (
     FriendCodeFailed,
     UnknownReferralCode,
@@ -31,7 +32,7 @@ from app.services.referrals import (
     ensure_code,
     find_advocate,
 )
-from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, redeem
+from app.services.rewards import RewardNotFound
 from app.shopify import current_shopify
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from app.loyalty import ledger as rules
 from app.models import LedgerEntry, Member, Shop
 from app.services import audit
 from app.services.ledger import find_entry, lock_member, post_entry
-from app.services.rewards import request_writeback
+from app.services.work import request_writeback
 
 MAX_ADJUSTMENT = 10_000_000
 

@@ -34,7 +34,8 @@ from app.services.automations import ensure_row, of_row
 from app.services.events import note_outbox_written
 from app.services.ledger import emit_event, lock_member, post_entry
 from app.services.program import active_shops
-from app.services.rewards import RedemptionFailed, RedemptionRefused, RewardNotFound, issue_gift_code
+from app.services.redemption import RedemptionFailed, RedemptionRefused, issue_gift_code
+from app.services.rewards import RewardNotFound
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.loyalty.orders import OrderKnowledge, RuleSnapshot, why_no_points
+from app.loyalty.order_knowledge import OrderKnowledge
+from app.loyalty.orders import RuleSnapshot, why_no_points
 from app.models import Order, Shop
 from app.services import member_view
 from app.services.catalogue import Catalogue, RewardInfo, catalogue_for

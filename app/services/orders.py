@@ -4,7 +4,7 @@ Every order event (orders/paid, orders/updated, orders/cancelled, refunds/create
 copy of an order) goes through one path:
 
 1. lock the order row (created on first sight), merge the event into what is known
-   (app.loyalty.orders.merge_order_knowledge: an older payload or a duplicate changes nothing);
+   (app.loyalty.order_knowledge.merge_order_knowledge: an older payload or a duplicate changes nothing);
 2. lock the member (always after the order: one lock order, so two drains never deadlock);
 3. the first time the order earns, take the rule snapshot (rate, the member's tier *now*, the
    campaign multiplier at the order's time) and keep it on the order; every later change reuses it;
@@ -32,22 +32,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.loyalty.analytics import order_revenue
-from app.loyalty.orders import (
+from app.loyalty.order_knowledge import (
     OrderKnowledge,
     OrderState,
     RefundState,
-    RuleSnapshot,
-    eligible_amount,
     knowledge_without_personal_data,
     merge_order_knowledge,
+    without_personal_data,
+)
+from app.loyalty.orders import (
+    RuleSnapshot,
+    eligible_amount,
     order_points_change,
     points_for_amount,
     take_rule_snapshot,
-    without_personal_data,
 )
 from app.loyalty.text import clean_text
 from app.models import Member, Order, Shop, WebhookDelivery, utcnow
-from app.services import analytics, due, program, referrals, rewards, tiers
+from app.services import analytics, due, program, referrals, reward_codes, tiers
 from app.services import members as members_service
 from app.services.ledger import adopt_inserted, lock_member, post_entry
 from app.shopify.orders import order_state_from_payload, refund_from_payload, shop_money
@@ -161,7 +163,7 @@ def _apply(shop: Shop, event: OrderState | RefundState, payload: dict[str, Any] 
     if row.discount_codes:
         # Reward codes and friend codes are discount codes: an order without any can neither use a reward
         # nor be (or have been) a referral, so those services are asked only about orders with codes.
-        rewards.mark_codes_used(shop, row)
+        reward_codes.mark_codes_used(shop, row)
         referrals.on_order_changed(shop, row, now)
     if _analytics_facts(row) != before:
         # The dashboard's per-customer rollup follows the order in the same transaction (both customers

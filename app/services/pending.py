@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.orders import OrderKnowledge
+from app.loyalty.order_knowledge import OrderKnowledge
 from app.models import Order, Shop, utcnow
 from app.services import due
 from app.services.ledger import lock_member, post_entry

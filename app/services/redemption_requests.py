@@ -1,5 +1,5 @@
 """A redemption request from outside (the public API, the UI extensions): its body checked, the one
-redemption path run (app/services/rewards.redeem), and each outcome named with the status it answers."""
+redemption path run (app/services/redemption.redeem), and each outcome named with the status it answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from app.inputs import parse_id, parse_whole_number
 from app.models import Member, Redemption, Shop
-from app.services import rewards
+from app.services import redemption, rewards
 
 
 @dataclass
@@ -39,13 +39,13 @@ def redeem_request(shop: Shop, member: Member, body: Any, *, actor: str) -> Rede
         raise RedemptionRequestError(422, "invalid", "the redemption request is not valid", fields)
     assert isinstance(key, str) and reward_id is not None
     try:
-        return rewards.redeem(shop, member, reward_id, idempotency_key=key, points=points, actor=actor)
+        return redemption.redeem(shop, member, reward_id, idempotency_key=key, points=points, actor=actor)
     except rewards.RewardNotFound:
         raise RedemptionRequestError(422, "invalid", "no such reward", {"reward_id": "unknown reward"}) from None
-    except rewards.RedemptionRefused as exc:
+    except redemption.RedemptionRefused as exc:
         if exc.code in ("insufficient_points", "negative_balance", "idempotency_key_reused"):
             raise RedemptionRequestError(409, exc.code, exc.message) from None
         field = "points" if exc.code == "out_of_range" else "reward_id"
         raise RedemptionRequestError(422, exc.code, exc.message, {field: exc.message}) from None
-    except rewards.RedemptionFailed as exc:
+    except redemption.RedemptionFailed as exc:
         raise RedemptionRequestError(502, "code_not_created", exc.message) from None

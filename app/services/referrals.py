@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.loyalty import ledger as rules
-from app.loyalty.orders import PAID_STATUSES
+from app.loyalty.order_knowledge import PAID_STATUSES
 from app.loyalty.referrals import (
     Party,
     Signal,
@@ -34,8 +34,10 @@ from app.loyalty.referrals import referral_url as domain_referral_url
 from app.models import Member, Order, Referral, Shop, utcnow
 from app.services import audit, due
 from app.services.ledger import emit_event, lock_member, post_entry
-from app.services.rewards import CLOCK_SKEW, request_writeback, settings_of
+from app.services.reward_codes import CLOCK_SKEW
+from app.services.rewards import settings_of
 from app.services.shops import ShopNotInstalled, admin_graphql
+from app.services.work import request_writeback
 from app.shopify import GraphQLError
 from app.shopify.adapter import ShopifyUnavailable
 from app.shopify.discounts import FRIEND_CODE_MUTATION, friend_discount_input, parse_created

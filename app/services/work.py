@@ -47,3 +47,11 @@ def request(task: str, *ids: int, job_id: str | None = None) -> bool:
         log.warning("no job layer registered: %s left for the schedule's sweep", task)
         return False
     return found.request(task, tuple(int(i) for i in ids), job_id)
+
+
+def request_writeback() -> None:
+    """Asks for the metafield/tag write-back after a committed change; never fails the caller."""
+    try:
+        request("writeback")
+    except Exception:  # the minute sweeper picks it up anyway
+        log.exception("could not request the write-back")

@@ -1,4 +1,4 @@
-"""Shopify's order and refund payloads (webhooks, REST shapes) → the domain's own types (app.loyalty.orders).
+"""Shopify's order and refund payloads (webhooks, REST shapes) → the domain's own types (app.loyalty.order_knowledge).
 
 The domain never sees a Shopify dict or a gid: money is read in the shop's currency from the `*_set` fields,
 ids from ints, numeric strings or gids, here, once.
@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.loyalty.money import parse_money
-from app.loyalty.orders import GiftCardLine, OrderState, RefundLine, RefundState, parse_datetime
+from app.loyalty.order_knowledge import GiftCardLine, OrderState, RefundLine, RefundState, parse_datetime
 from app.loyalty.referrals import Address
 
 

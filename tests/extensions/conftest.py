@@ -71,7 +71,7 @@ def _order(shop_id: int, order_id: int) -> Order | None:
 
 @pytest.fixture
 def ext(devstore_env: dict[str, Any]) -> Iterator[ExtSeed]:
-    from app.services import rewards
+    from app.services import redemption
     from app.services.adjustments import adjust_points
     from app.services.members import set_birthday
     from app.services.shops import save_install
@@ -123,7 +123,7 @@ def ext(devstore_env: dict[str, Any]) -> Iterator[ExtSeed]:
         set_birthday(shop, member, 3, 14)
         member = _member(shop_id, ann)
         assert member is not None
-        code = rewards.redeem(shop, member, cheap.id, idempotency_key="seed-code", actor="staff:test").code
+        code = redemption.redeem(shop, member, cheap.id, idempotency_key="seed-code", actor="staff:test").code
         db.session.rollback()
         yield ExtSeed(app, store, devstore_env["app_url"], shop_id, ann, bob, carol, paid, test, gift, bob_order,
                       cheap.id, dear.id, code)

@@ -11,13 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.loyalty.campaigns import CampaignEffect
+from app.loyalty.order_knowledge import OrderEvent, OrderKnowledge, merge_all, merge_order_knowledge
 from app.loyalty.orders import (
-    OrderEvent,
-    OrderKnowledge,
     RuleSnapshot,
     eligible_amount,
-    merge_all,
-    merge_order_knowledge,
     order_points_change,
     take_rule_snapshot,
     target_points,

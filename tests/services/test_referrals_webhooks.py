@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Member, Redemption, Referral, utcnow
-from app.services import referrals, rewards
+from app.services import referrals
+from app.services.redemption import redeem
 from tests.rewards_fixtures import SHOP, env, make_member, make_reward, shop_of  # noqa: F401
 
 
@@ -28,7 +29,7 @@ def test_friend_code_and_reward_code_on_real_orders(env: dict[str, Any]) -> None
     assert ref.status == "pending" and ref.friend_customer_id == int(bea["id"])
 
     reward = make_reward(env)
-    redemption = rewards.redeem(shop_of(env), db.session.get(Member, advocate.id), reward.id, idempotency_key="w")
+    redemption = redeem(shop_of(env), db.session.get(Member, advocate.id), reward.id, idempotency_key="w")
     store.create_order(SHOP, advocate.customer_id, [{"title": "Mug", "price": "30.00", "quantity": 1}],
                        discount_codes=[{"code": redemption.code}])
     db.session.expire_all()

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.loyalty import ledger as rules
 from app.models import LedgerEntry, Member, Order, Redemption, utcnow
-from app.services import rewards
 from app.services.ledger import balance_mismatches
+from app.services.redemption import expire_codes, redeem
+from app.services.reward_codes import mark_codes_used
 from tests.rewards_fixtures import env, make_member, make_reward, shop_of  # noqa: F401
 
 
@@ -25,17 +26,17 @@ def test_each_unused_expired_code_refunds_its_own_points_once_and_a_used_one_nev
     db.session.commit()
     member = make_member(env, "hal@example.com", 2000)
     reward = make_reward(env)
-    used, *unused = [rewards.redeem(shop_of(env), db.session.get(Member, member.id), reward.id, idempotency_key=k)
+    used, *unused = [redeem(shop_of(env), db.session.get(Member, member.id), reward.id, idempotency_key=k)
                      for k in ("a", "b", "c", "d")]
     order = Order(shop_id=shop.id, order_id=12_000_000_000_000_002, customer_id=member.customer_id,
                   financial_status="paid", discount_codes=[{"code": f" {used.code.lower()} "}], paid_at=utcnow())
     db.session.add(order)
     db.session.flush()
-    assert rewards.mark_codes_used(shop_of(env), order) == 1
+    assert mark_codes_used(shop_of(env), order) == 1
     db.session.commit()
     later = utcnow() + timedelta(days=91)
-    assert rewards.expire_codes(later) == 3
-    assert rewards.expire_codes(later + timedelta(days=1)) == 0
+    assert expire_codes(later) == 3
+    assert expire_codes(later + timedelta(days=1)) == 0
     db.session.expire_all()
     statuses = {r.id: r.status for r in db.session.execute(select(Redemption)).scalars()}
     assert statuses == {used.id: "used", **{r.id: "refunded" for r in unused}}

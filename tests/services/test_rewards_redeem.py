@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import LedgerEntry, Member, Order, Redemption, utcnow
-from app.services import rewards
+from app.services import redemption, reward_codes, rewards
 from app.services.ledger import balance_mismatches
 from tests.rewards_fixtures import SHOP, env, make_member, make_reward, shop_of  # noqa: F401
 
@@ -22,7 +22,7 @@ def test_redeem_debits_then_creates_a_one_use_code_for_that_customer_only(env: d
     store = env["store"]
     member = make_member(env, "ann@example.com", 1200)
     reward = make_reward(env, points_cost=500, value="5.00", minimum_subtotal="20.00")
-    r = rewards.redeem(shop_of(env), member, reward.id, idempotency_key="k1")
+    r = redemption.redeem(shop_of(env), member, reward.id, idempotency_key="k1")
     assert r.status == "issued" and r.code.startswith("REG-") and r.points == 500
     [d] = store.discount_codes(SHOP)
     assert d["code"] == r.code and d["value"] == "5.00" and d["minimum_subtotal"] == "20.00"
@@ -38,8 +38,8 @@ def test_redeem_debits_then_creates_a_one_use_code_for_that_customer_only(env: d
 def test_retry_with_same_key_returns_first_result_and_never_debits_twice(env: dict[str, Any]) -> None:
     member = make_member(env, "bo@example.com", 1200)
     reward = make_reward(env)
-    first = rewards.redeem(shop_of(env), member, reward.id, idempotency_key="same")
-    again = rewards.redeem(shop_of(env), member, reward.id, idempotency_key="same")
+    first = redemption.redeem(shop_of(env), member, reward.id, idempotency_key="same")
+    again = redemption.redeem(shop_of(env), member, reward.id, idempotency_key="same")
     assert again.id == first.id and again.code == first.code
     assert len(env["store"].discount_codes(SHOP)) == 1
     db.session.expire_all()
@@ -49,8 +49,8 @@ def test_retry_with_same_key_returns_first_result_and_never_debits_twice(env: di
 def test_insufficient_points_refused_and_nothing_debited(env: dict[str, Any]) -> None:
     member = make_member(env, "cy@example.com", 300)
     reward = make_reward(env)
-    with pytest.raises(rewards.RedemptionRefused) as exc:
-        rewards.redeem(shop_of(env), member, reward.id, idempotency_key="k")
+    with pytest.raises(redemption.RedemptionRefused) as exc:
+        redemption.redeem(shop_of(env), member, reward.id, idempotency_key="k")
     assert exc.value.code == "insufficient_points" and "500" in exc.value.message
     assert env["store"].discount_codes(SHOP) == []
     db.session.expire_all()
@@ -62,8 +62,8 @@ def test_shopify_refusing_gives_points_back_with_a_compensating_entry(env: dict[
     member = make_member(env, "di@example.com", 800)
     reward = make_reward(env)
     store.fail_discounts(SHOP, 1, message="Discount could not be created.")
-    with pytest.raises(rewards.RedemptionFailed) as exc:
-        rewards.redeem(shop_of(env), member, reward.id, idempotency_key="fail-1")
+    with pytest.raises(redemption.RedemptionFailed) as exc:
+        redemption.redeem(shop_of(env), member, reward.id, idempotency_key="fail-1")
     assert "500 points are back" in exc.value.message
     db.session.expire_all()
     assert db.session.get(Member, member.id).points_available == 800
@@ -72,12 +72,12 @@ def test_shopify_refusing_gives_points_back_with_a_compensating_entry(env: dict[
     assert kinds[-2:] == ["redeem", "redeem_reversed"]
     assert store.discount_codes(SHOP) == []
     # The same key again answers the first (failed) result; no second debit, no code.
-    with pytest.raises(rewards.RedemptionFailed):
-        rewards.redeem(shop_of(env), member, reward.id, idempotency_key="fail-1")
+    with pytest.raises(redemption.RedemptionFailed):
+        redemption.redeem(shop_of(env), member, reward.id, idempotency_key="fail-1")
     db.session.expire_all()
     assert db.session.get(Member, member.id).points_available == 800
     # A new request works once Shopify does.
-    ok = rewards.redeem(shop_of(env), member, reward.id, idempotency_key="fail-2")
+    ok = redemption.redeem(shop_of(env), member, reward.id, idempotency_key="fail-2")
     assert ok.status == "issued"
     assert balance_mismatches() == []
 
@@ -86,8 +86,8 @@ def test_shopify_unreachable_after_retries_reverses(env: dict[str, Any]) -> None
     member = make_member(env, "ed@example.com", 600)
     reward = make_reward(env)
     env["store"].fail_next(SHOP, 50, status=503)
-    with pytest.raises(rewards.RedemptionFailed):
-        rewards.redeem(shop_of(env), member, reward.id, idempotency_key="down")
+    with pytest.raises(redemption.RedemptionFailed):
+        redemption.redeem(shop_of(env), member, reward.id, idempotency_key="down")
     env["store"].clear_faults(SHOP)
     db.session.expire_all()
     assert db.session.get(Member, member.id).points_available == 600
@@ -111,9 +111,9 @@ def test_concurrent_redemptions_spend_exactly_what_the_balance_covers(env: dict[
             try:
                 shop = db.session.get(Shop, shop_id)
                 m = db.session.get(Member, member_id)
-                rewards.redeem(shop, m, reward_id, idempotency_key=f"c{i}")
+                redemption.redeem(shop, m, reward_id, idempotency_key=f"c{i}")
                 result = "ok"
-            except rewards.RedemptionRefused as exc:
+            except redemption.RedemptionRefused as exc:
                 result = exc.code
             finally:
                 db.session.remove()
@@ -137,27 +137,27 @@ def test_paid_order_marks_code_used_and_expired_codes_refund_when_set(env: dict[
     shop = shop_of(env)
     member = make_member(env, "gus@example.com", 1500)
     reward = make_reward(env)
-    used = rewards.redeem(shop, member, reward.id, idempotency_key="u")
-    unused = rewards.redeem(shop, member, reward.id, idempotency_key="x")
+    used = redemption.redeem(shop, member, reward.id, idempotency_key="u")
+    unused = redemption.redeem(shop, member, reward.id, idempotency_key="x")
     order = Order(shop_id=shop.id, order_id=12_000_000_000_000_001, customer_id=member.customer_id,
                   financial_status="paid", discount_codes=[used.code.lower()], paid_at=utcnow())
     db.session.add(order)
     db.session.flush()
-    assert rewards.mark_codes_used(shop, order) == 1
+    assert reward_codes.mark_codes_used(shop, order) == 1
     db.session.commit()
     assert db.session.get(Redemption, used.id).status == "used"
     # Expiry with refund off: expired, points kept spent.
     later = utcnow() + timedelta(days=91)
-    assert rewards.expire_codes(later) == 1
+    assert redemption.expire_codes(later) == 1
     assert db.session.get(Redemption, unused.id).status == "expired"
     db.session.expire_all()
     assert db.session.get(Member, member.id).points_available == 500
     # With refund on, the next expired code gives its points back.
-    third = rewards.redeem(shop_of(env), db.session.get(Member, member.id), reward.id, idempotency_key="y")
+    third = redemption.redeem(shop_of(env), db.session.get(Member, member.id), reward.id, idempotency_key="y")
     shop = shop_of(env)
     shop.settings = {**shop.settings, "refund_expired_codes": True}
     db.session.commit()
-    assert rewards.expire_codes(later + timedelta(days=1)) == 1
+    assert redemption.expire_codes(later + timedelta(days=1)) == 1
     db.session.expire_all()
     assert db.session.get(Redemption, third.id).status == "refunded"
     assert db.session.get(Member, member.id).points_available == 500
