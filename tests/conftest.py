@@ -11,9 +11,11 @@ import secrets
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -97,6 +99,20 @@ def truncate_all(url: str) -> None:
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     eng.dispose()
+
+
+@contextmanager
+def sqlite_app_at(path: Any, **overrides: Any) -> Iterator[Any]:
+    """The app on a fresh SQLite file migrated to head (as `flask db upgrade` leaves the demo's), disposed of after."""
+    app = create_app(make_config(database_url=f"sqlite:///{path}", **overrides))
+    with app.app_context():
+        upgrade()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

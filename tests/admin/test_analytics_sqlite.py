@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import text
 
-from app import create_app
 from app.extensions import db
 from app.loyalty import analytics as f
 from app.models import LedgerEntry, Referral, Shop
@@ -28,7 +26,7 @@ from tests.admin.test_analytics_rollup import (
     raw_orders,
     rollup_rows,
 )
-from tests.conftest import make_config
+from tests.conftest import sqlite_app_at
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 BASE = NOW - timedelta(days=1100)
@@ -39,13 +37,8 @@ LEDGER_KINDS = ("earn_order", "reverse_order", "signup", "tier_bonus", "redeem",
 @pytest.fixture
 def lite_app(tmp_path: Path) -> Iterator[Any]:
     """The app on a migrated SQLite file, as `flask db upgrade` leaves it for the demo; jobs in-process."""
-    app = create_app(make_config(database_url=f"sqlite:///{tmp_path}/a.db"))
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with sqlite_app_at(tmp_path / "a.db") as app:
+        yield app
 
 
 def seed(rng: random.Random, customers: int = 60, orders: int = 500) -> None:

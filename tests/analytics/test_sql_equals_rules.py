@@ -13,18 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask_migrate import upgrade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from app.extensions import db
 from app.loyalty import analytics as f
 from app.models import Member, Order, Shop, utcnow
 from app.services import analytics
 from app.services.analytics.figures import Period, _period_figures
 from app.services.analytics.over_time import Bucket, span_figures
-from tests.conftest import make_config
+from tests.conftest import sqlite_app_at
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 COUNTED = ("paid", "partially_refunded")
@@ -126,13 +124,8 @@ def test_postgres_trend_sql_equals_the_rules(pg_app: Any, drawn: tuple[int, int,
 
 @pytest.fixture(scope="module")
 def lite_app(tmp_path_factory: Any) -> Iterator[Any]:
-    app = create_app(make_config(database_url=f"sqlite:///{tmp_path_factory.mktemp('trends')}/a.db"))
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with sqlite_app_at(tmp_path_factory.mktemp("trends") / "a.db") as app:
+        yield app
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,10 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
 
-from app import create_app
 from app.extensions import db
 from app.loyalty import automations as domain
 from app.models import AutomationStepRun, Member, Order, Shop, utcnow
@@ -20,19 +18,15 @@ from app.services.automations import patch_automation
 from app.services.events import create_endpoint
 from app.services.members import enroll
 from devstore.receiver import Receiver
-from tests.conftest import make_config
+from tests.conftest import sqlite_app_at
 
 SHOP = "lite.myshopify.com"
 
 
 @pytest.fixture
 def lite_app(tmp_path: Any) -> Any:
-    app = create_app(make_config(env="development", database_url=f"sqlite:///{tmp_path}/a.db"))
-    with app.app_context():
-        upgrade()
+    with sqlite_app_at(tmp_path / "a.db", env="development") as app, app.app_context():
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_flows_holdout_results_and_relay_on_sqlite(lite_app):
