@@ -15,12 +15,12 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import ExitStack
 
 import httpx
-import psycopg
 
 from bench.speed import describe, loop_seconds
-from bench.widget.run import CUSTOMER, PG, SECRET, SHOP, free_port, percentiles, seed, serve
+from bench.widget.run import CUSTOMER, SECRET, SHOP, free_port, percentiles, seeded_database, serve
 from devstore.tokens import mint_extension_token
 
 API_KEY = "bench-api-key"
@@ -55,15 +55,11 @@ def main() -> None:
     args = ap.parse_args()
     print(f"before: {machine()}")
     db = f"regulars_bench_ext_{os.getpid()}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
     procs: list[subprocess.Popen[bytes]] = []
+    database = ExitStack()
     try:
-        t0 = time.perf_counter()
-        seed(db, args.members, args.entries)
-        print(f"seeded {args.members:,} members, {args.entries:,} entries for the member in "
-              f"{time.perf_counter() - t0:.1f}s")
-        env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
+        url_of_db = database.enter_context(seeded_database(db, args.members, args.entries))
+        env = {**os.environ, "DATABASE_URL": url_of_db,
                "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "development"}
         env.pop("REDIS_URL", None)
         port = free_port()
@@ -102,8 +98,7 @@ def main() -> None:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(timeout=10)
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        database.close()
         print(f"after: {machine()}")
 
 

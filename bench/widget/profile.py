@@ -13,10 +13,9 @@ import cProfile
 import os
 import pstats
 import time
+from contextlib import ExitStack
 
-import psycopg
-
-from bench.widget.run import CUSTOMER, PG, SECRET, SHOP, seed
+from bench.widget.run import CUSTOMER, SECRET, SHOP, seeded_database
 
 
 def main() -> None:
@@ -27,14 +26,11 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=100_000)
     args = ap.parse_args()
     db = args.db or f"regulars_bench_widget_prof_{os.getpid()}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (db,)).fetchone() is not None
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{db}"')
+    database = ExitStack()
     try:
-        if not exists:
-            seed(db, args.members, 2000)
-        os.environ.update(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
+        url_of_db = database.enter_context(seeded_database(db, args.members, 2000,
+                                                           drop=not args.keep and args.db is None))
+        os.environ.update(DATABASE_URL=url_of_db,
                           SHOPIFY_API_SECRET=SECRET, REGULARS_ENV="development")
         os.environ.pop("REDIS_URL", None)
         from urllib.parse import urlencode
@@ -76,9 +72,7 @@ def main() -> None:
             p.stop()
             print(p.output_text(unicode=False, color=False, show_all=False))
     finally:
-        if not args.keep and args.db is None:
-            with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        database.close()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -39,6 +41,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def seeded_database(name: str, members: int, entries: int, *, drop: bool = True) -> Iterator[str]:
+    """PostgreSQL database `name` with `members` members, CUSTOMER among them with `entries` ledger entries: created
+    and seeded unless it exists already (a profile run may reuse one), dropped afterwards when `drop`. Yields its URL."""
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone() is not None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        if not exists:
+            t0 = time.perf_counter()
+            seed(name, members, entries)
+            print(f"seeded {members:,} members, {entries:,} entries for the member in {time.perf_counter() - t0:.1f}s")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        if drop:
+            with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(db: str, members: int, entries: int) -> None:
@@ -143,15 +165,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="measure this many times on the same seed")
     args = ap.parse_args()
     db = f"regulars_bench_widget_{os.getpid()}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
     procs: list[subprocess.Popen[bytes]] = []
+    database = ExitStack()
     try:
-        t0 = time.perf_counter()
-        seed(db, args.members, args.entries)
-        print(f"seeded {args.members:,} members, {args.entries:,} entries for the member in "
-              f"{time.perf_counter() - t0:.1f}s")
-        env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
+        url_of_db = database.enter_context(seeded_database(db, args.members, args.entries))
+        env = {**os.environ, "DATABASE_URL": url_of_db,
                "SHOPIFY_API_SECRET": SECRET, "REGULARS_ENV": "development"}
         env.pop("REDIS_URL", None)
         app_port, bare_port = free_port(), free_port()
@@ -192,8 +210,7 @@ def main() -> None:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(timeout=10)
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        database.close()
 
 
 if __name__ == "__main__":
