@@ -17,6 +17,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.inputs import error_response
 from app.models import Shop
 from app.services import catalogue, extension_view
 from app.services.redemption_requests import RedemptionRequestError
@@ -41,15 +42,6 @@ class ExtensionIdentity:
     catalogue_version: str | None
 
 
-def _error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    resp = jsonify({"error": body})
-    resp.status_code = status
-    return resp
-
-
 def extension_auth(view: F) -> F:
     """Sets g.ext from the session token; answers the CORS preflight and refuses what shopify_app refuses.
 
@@ -65,7 +57,7 @@ def extension_auth(view: F) -> F:
             resp.headers.update(caller.headers)
             return resp
         if not caller.ok:
-            resp = _error(401, "unauthenticated", "session token missing, invalid or expired")
+            resp = error_response(401, "unauthenticated", "session token missing, invalid or expired")
             resp.headers.update(caller.headers)
             return resp
         if request.method == "OPTIONS":  # a same-origin OPTIONS with a valid token: nothing to do
@@ -74,9 +66,9 @@ def extension_auth(view: F) -> F:
         shop, version = catalogue.find_shop(caller.shop_domain)
         if shop is None or not shop.active:
             # Signed with our secret for a shop that is not (or no longer) installed: nothing to show.
-            return _error(401, "unauthenticated", "the app is not installed on this shop")
+            return error_response(401, "unauthenticated", "the app is not installed on this shop")
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _error(413, "too_large", "the request body is too large")
+            return error_response(413, "too_large", "the request body is too large")
         g.ext = ExtensionIdentity(shop, caller.customer_id, version)
         return view(*args, **kwargs)
 
@@ -95,7 +87,7 @@ def _cors(resp: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     db.session.rollback()
-    return _error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+    return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
 
 
 @bp.route("/v1/member", methods=["GET", "OPTIONS"])
@@ -114,7 +106,7 @@ def redemptions() -> Response:
         answer = extension_view.redeem_answer(ident.shop, ident.customer_id, request.get_json(silent=True))
     except RedemptionRequestError as exc:
         db.session.rollback()
-        return _error(exc.status, exc.code, exc.message, exc.fields)
+        return error_response(exc.status, exc.code, exc.message, exc.fields)
     resp = jsonify(answer)
     resp.status_code = 201
     return resp
@@ -128,10 +120,10 @@ def order(order_id: str) -> Response:
     answer = extension_view.order_answer(ident.shop, ident.customer_id, number) if number is not None else None
     if answer is None:
         # Unknown, malformed and another customer's orders look the same: nothing is said about which.
-        return _error(404, "not_found", "no such order")
+        return error_response(404, "not_found", "no such order")
     return jsonify(answer)
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def unknown(rest: str) -> Response:
-    return _error(404, "not_found", "no such route")
+    return error_response(404, "not_found", "no such route")

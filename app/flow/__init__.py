@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
+from app.inputs import error_response
 from app.services.events import record_flow_lifecycle
 from app.services.flow_actions import FlowActionRefused, run_action
 from app.services.shops import get_active_shop
@@ -17,30 +18,21 @@ bp = Blueprint("flow", __name__)
 MAX_BODY = 1 << 20
 
 
-def _error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    resp = jsonify({"error": body})
-    resp.status_code = status
-    return resp
-
-
 def _verified() -> tuple[Any, Any] | Response:
     if (request.content_length or 0) > MAX_BODY:
-        return _error(413, "too_large", "the body is over 1 MiB")
+        return error_response(413, "too_large", "the body is over 1 MiB")
     raw = request.get_data(cache=False)
     if len(raw) > MAX_BODY:
-        return _error(413, "too_large", "the body is over 1 MiB")
+        return error_response(413, "too_large", "the body is over 1 MiB")
     verdict = verify_flow_request(current_shopify().app, request.headers, raw)
     if not verdict.ok:
         if verdict.status == 400:
-            return _error(400, "invalid_body", verdict.reason)
-        return _error(401, "unauthenticated", "the Flow signature is missing or wrong")
+            return error_response(400, "invalid_body", verdict.reason)
+        return error_response(401, "unauthenticated", "the Flow signature is missing or wrong")
     domain = normalize_shop_domain(verdict.shop)
     shop = get_active_shop(domain) if domain else None
     if shop is None:
-        return _error(404, "not_found", "this shop has not installed Regulars")
+        return error_response(404, "not_found", "this shop has not installed Regulars")
     return shop, verdict.body
 
 
@@ -53,7 +45,7 @@ def flow_action(handle: str) -> Response:
     try:
         result = run_action(shop, handle, body)
     except FlowActionRefused as exc:
-        return _error(exc.status, "not_found" if exc.status == 404 else "invalid", exc.message, exc.fields)
+        return error_response(exc.status, "not_found" if exc.status == 404 else "invalid", exc.message, exc.fields)
     return jsonify({"return_value": result})
 
 
@@ -67,7 +59,7 @@ def flow_lifecycle() -> Response:
     handle = body.get("flow_trigger_definition_id") or body.get("handle")
     enabled = body.get("has_enabled_flow")
     if not isinstance(handle, str) or not handle or not isinstance(enabled, bool):
-        return _error(422, "invalid", "flow_trigger_definition_id and has_enabled_flow are required",
+        return error_response(422, "invalid", "flow_trigger_definition_id and has_enabled_flow are required",
                       {"flow_trigger_definition_id": "required", "has_enabled_flow": "true or false"})
     record_flow_lifecycle(shop, handle, enabled)
     return jsonify({"ok": True})
